@@ -1,0 +1,177 @@
+//! What a session (or a REST call) asks of the world, in dialect-neutral
+//! terms. The actors crate routes each command to the actor that owns the
+//! state it touches; that actor checks permissions and answers with a
+//! [`crate::GatewayResult`].
+
+use crate::event::CallSignal;
+use crate::model::{ChannelKind, Overwrite, Status, StreamKind};
+use crate::Id;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub channel_id: Id,
+    pub content: String,
+    pub reply_to: Option<Id>,
+    pub attachments: Vec<Id>,
+    pub encrypted: bool,
+    pub nonce: Option<String>,
+    /// Idempotency key chosen by the client.
+    pub client_ref: Option<String>,
+}
+
+/// Which page of a channel's history, newest first unless `after` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HistoryQuery {
+    pub before: Option<Id>,
+    pub after: Option<Id>,
+    pub around: Option<Id>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub topic: Option<String>,
+    pub position: Option<i32>,
+    pub category_id: Option<Option<Id>>,
+    pub overwrites: Option<Vec<Overwrite>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub color: Option<u32>,
+    pub permissions: Option<u64>,
+    pub position: Option<i32>,
+    pub hoisted: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GuildPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub icon: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    SendMessage(NewMessage),
+    EditMessage {
+        channel_id: Id,
+        message_id: Id,
+        content: String,
+        encrypted: bool,
+        nonce: Option<String>,
+    },
+    DeleteMessage {
+        channel_id: Id,
+        message_id: Id,
+    },
+    React {
+        channel_id: Id,
+        message_id: Id,
+        emoji: String,
+        add: bool,
+    },
+    Pin {
+        channel_id: Id,
+        message_id: Id,
+        pinned: bool,
+    },
+    Typing {
+        channel_id: Id,
+    },
+    History {
+        channel_id: Id,
+        query: HistoryQuery,
+    },
+    GetMessage {
+        channel_id: Id,
+        message_id: Id,
+    },
+    CreateGuild {
+        name: String,
+        description: String,
+    },
+    UpdateGuild {
+        guild_id: Id,
+        patch: GuildPatch,
+    },
+    DeleteGuild {
+        guild_id: Id,
+    },
+    GetGuild {
+        guild_id: Id,
+    },
+    CreateChannel {
+        guild_id: Id,
+        category_id: Option<Id>,
+        name: String,
+        kind: ChannelKind,
+        topic: String,
+        position: Option<i32>,
+        encrypted: bool,
+    },
+    CreateCategory {
+        guild_id: Id,
+        name: String,
+        position: Option<i32>,
+    },
+    GetChannel {
+        channel_id: Id,
+    },
+    UpdateChannel {
+        channel_id: Id,
+        patch: ChannelPatch,
+    },
+    DeleteChannel {
+        channel_id: Id,
+    },
+    CreateRole {
+        guild_id: Id,
+        name: String,
+        color: u32,
+        permissions: u64,
+    },
+    UpdateRole {
+        role_id: Id,
+        patch: RolePatch,
+    },
+    DeleteRole {
+        role_id: Id,
+    },
+    SetMemberRoles {
+        guild_id: Id,
+        user_id: Id,
+        roles: Vec<Id>,
+    },
+    CreateInvite {
+        guild_id: Id,
+    },
+    JoinInvite {
+        code: String,
+    },
+    LeaveGuild {
+        guild_id: Id,
+    },
+    OpenDm {
+        recipient: Id,
+    },
+    VoiceState {
+        guild_id: Id,
+        channel_id: Option<Id>,
+        self_mute: bool,
+        self_deaf: bool,
+    },
+    StreamStart {
+        channel_id: Id,
+        kind: StreamKind,
+    },
+    StreamEnd {
+        stream_id: Id,
+    },
+    Call(CallSignal),
+    SetPresence {
+        status: Status,
+    },
+}

@@ -1,0 +1,170 @@
+//! Facts published by the actors that own the state, fanned out to every
+//! session that may see them as one shared [`Envelope`].
+//!
+//! A session encodes an envelope in its dialect through
+//! [`Envelope::encoded`], which keeps one encoding per dialect: a channel
+//! with 10 000 JAM listeners serialises a message once, not 10 000 times.
+//! Per-connection fields (JAM `s`, the sender's `ref`) are spliced in by the
+//! session afterwards.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    Channel, Dialect, GuildFull, Message, Presence, Stream, User, VoiceState,
+};
+use crate::Id;
+
+/// A message together with its author's public profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FullMessage {
+    pub message: Message,
+    pub author: User,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionEvent {
+    pub message_id: Id,
+    pub channel_id: Id,
+    pub guild_id: Option<Id>,
+    pub user_id: Id,
+    pub emoji: String,
+    pub added: bool,
+    /// How many users hold this reaction after the change.
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallKind {
+    Offer,
+    Answer,
+    Ice,
+    End,
+}
+
+/// WebRTC signalling relayed between two users, never interpreted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallSignal {
+    pub kind: CallKind,
+    pub call_id: String,
+    pub from: Id,
+    pub to: Id,
+    /// The signalling fields as the sender gave them (`sdp`, `candidate`,
+    /// `sdp_mid`, `sdp_mline_index`, `reason`).
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    MessageCreate(FullMessage),
+    MessageUpdate(FullMessage),
+    MessageDelete {
+        id: Id,
+        channel_id: Id,
+        guild_id: Option<Id>,
+    },
+    Reaction(ReactionEvent),
+    ChannelCreate(Channel),
+    ChannelUpdate(Channel),
+    ChannelDelete {
+        id: Id,
+        guild_id: Option<Id>,
+    },
+    GuildCreate(GuildFull),
+    GuildUpdate(GuildFull),
+    GuildDelete {
+        id: Id,
+    },
+    MemberJoin {
+        guild_id: Id,
+        user: User,
+    },
+    MemberLeave {
+        guild_id: Id,
+        user_id: Id,
+    },
+    VoiceState(VoiceState),
+    StreamStart(Stream),
+    StreamEnd(Stream),
+    Typing {
+        channel_id: Id,
+        guild_id: Option<Id>,
+        user_id: Id,
+        timestamp: i64,
+    },
+    Presence(Presence),
+    Call(CallSignal),
+}
+
+/// The session and correlation token a fact came from, so that the sender's
+/// own copy can carry its dialect's echo field (JAM `ref`, OriginChats
+/// `listener`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub session: u64,
+    pub reference: Option<String>,
+}
+
+/// An event on its way to many sessions, with one cached encoding per
+/// dialect.
+#[derive(Debug)]
+pub struct Envelope {
+    pub event: Event,
+    pub origin: Option<Origin>,
+    cache: [OnceLock<Option<Bytes>>; 5],
+}
+
+impl Envelope {
+    pub fn new(event: Event, origin: Option<Origin>) -> Self {
+        Envelope {
+            event,
+            origin,
+            cache: Default::default(),
+        }
+    }
+
+    /// The shared encoding of this event for `dialect`, computed on first use.
+    /// `None` means the dialect has no shape for this event.
+    pub fn encoded(
+        &self,
+        dialect: Dialect,
+        encode: impl FnOnce(&Event) -> Option<Bytes>,
+    ) -> Option<Bytes> {
+        self.cache[dialect.index()]
+            .get_or_init(|| encode(&self.event))
+            .clone()
+    }
+
+    /// True when `session` sent the command behind this event.
+    pub fn is_from(&self, session: u64) -> bool {
+        self.origin.as_ref().is_some_and(|o| o.session == session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_once_per_dialect() {
+        let env = Envelope::new(
+            Event::GuildDelete { id: Id(1) },
+            Some(Origin {
+                session: 7,
+                reference: None,
+            }),
+        );
+        let mut calls = 0;
+        for _ in 0..3 {
+            let out = env.encoded(Dialect::Jam, |_| {
+                calls += 1;
+                Some(Bytes::from_static(b"x"))
+            });
+            assert_eq!(out.as_deref(), Some(&b"x"[..]));
+        }
+        assert_eq!(calls, 1);
+        assert!(env.is_from(7) && !env.is_from(8));
+    }
+}

@@ -1,0 +1,17 @@
+//! Switchboard's common event model and its wire dialects.
+//!
+//! Pure code: no sockets, no actors, no storage. Every dialect module turns
+//! its frames into [`command::Command`]s and encodes [`event::Event`]s back,
+//! so each can be read, unit-tested and fuzzed without starting anything.
+
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod jam;
+pub mod model;
+pub mod permissions;
+pub mod time;
+
+pub use error::{ErrorKind, GatewayError};
+pub use id::{Id, IdGenerator};

@@ -1,0 +1,89 @@
+use serde::{Deserialize, Serialize};
+
+use crate::Id;
+
+/// A public user profile: never a hash, never a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Id,
+    pub username: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub avatar: Option<String>,
+    /// Set for users that live on a federated server (`name@domain`).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// X25519 public key, base64 of 32 bytes.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub bot: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Online,
+    Idle,
+    Dnd,
+    Offline,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "online" => Some(Status::Online),
+            "idle" => Some(Status::Idle),
+            "dnd" => Some(Status::Dnd),
+            "offline" => Some(Status::Offline),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Idle => "idle",
+            Status::Dnd => "dnd",
+            Status::Offline => "offline",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Presence {
+    pub user_id: Id,
+    pub status: Status,
+}
+
+/// Which wire dialect a session speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dialect {
+    Jam,
+    OriginChats,
+    Nynja,
+    V0,
+    ChatNet,
+}
+
+impl Dialect {
+    pub const ALL: [Dialect; 5] = [
+        Dialect::Jam,
+        Dialect::OriginChats,
+        Dialect::Nynja,
+        Dialect::V0,
+        Dialect::ChatNet,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Jam => "jam",
+            Dialect::OriginChats => "originchats",
+            Dialect::Nynja => "nynja",
+            Dialect::V0 => "v0",
+            Dialect::ChatNet => "chatnet",
+        }
+    }
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
