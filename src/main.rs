@@ -1,1 +1,61 @@
-fn main(){}
+//! `switchboard`: one chat server, five wire dialects.
+//!
+//! ```text
+//! switchboard [serve] [--config PATH]
+//! ```
+
+mod admin;
+mod config;
+mod rest;
+mod server;
+mod upgrade;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "One chat server, five wire dialects"
+)]
+struct Cli {
+    /// The configuration file; relative paths inside it resolve from the
+    /// working directory.
+    #[arg(long, global = true, default_value = "config.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every configured listener (the default).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match config::Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            server::init_logging(&config);
+            let system = actix_rt::System::new();
+            match system.block_on(server::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("switchboard: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

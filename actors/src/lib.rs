@@ -2,6 +2,17 @@
 //!
 //! Every connection is a session actor; commands go to the actor that owns
 //! the state (hub, guild, channel, voice), which checks permissions,
-//! persists through [`store::Store`] and fans the resulting event out.
+//! persists through [`store::Store`] and fans the resulting event out as one
+//! shared [`switchboard_protocols::event::Envelope`].
 
+pub mod accounts;
+pub mod channel;
+pub mod guild;
+pub mod hub;
+pub mod metrics;
+pub mod session;
 pub mod store;
+pub mod voice;
+pub mod world;
+
+pub use world::{Caller, Reply, World, WorldConfig};

@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    Channel, Dialect, GuildFull, Message, Presence, Stream, User, VoiceState,
-};
+use crate::model::{Channel, Dialect, GuildFull, Message, Presence, Stream, User, VoiceState};
 use crate::Id;
 
 /// A message together with its author's public profile.

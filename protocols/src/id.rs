@@ -83,7 +83,9 @@ impl<'de> Deserialize<'de> for Id {
                 Ok(Id(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
-                u64::try_from(v).map(Id).map_err(|_| E::custom("negative id"))
+                u64::try_from(v)
+                    .map(Id)
+                    .map_err(|_| E::custom("negative id"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
                 v.parse::<u64>()
@@ -116,7 +118,11 @@ impl IdGenerator {
         let candidate = (ms << (WORKER_BITS + SEQ_BITS)) | (self.worker << SEQ_BITS);
         let mut prev = self.last.load(Ordering::Relaxed);
         loop {
-            let next = if candidate > prev { candidate } else { prev + 1 };
+            let next = if candidate > prev {
+                candidate
+            } else {
+                prev + 1
+            };
             match self
                 .last
                 .compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed)

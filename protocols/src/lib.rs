@@ -13,5 +13,5 @@ pub mod model;
 pub mod permissions;
 pub mod time;
 
-pub use error::{ErrorKind, GatewayError};
+pub use error::{ErrorKind, GatewayError, GatewayResult};
 pub use id::{Id, IdGenerator};

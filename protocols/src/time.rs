@@ -19,6 +19,9 @@ mod tests {
     #[test]
     fn formats_utc_with_millis() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339(1_704_067_200_123), "2024-01-01T00:00:00.123Z");
+        assert_eq!(
+            super::rfc3339(1_704_067_200_123),
+            "2024-01-01T00:00:00.123Z"
+        );
     }
 }

@@ -136,14 +136,17 @@ mod tests {
 
     #[test]
     fn error_d_has_exactly_the_profile_fields() {
-        let e = JamError::from(GatewayError::rate_limited(1500))
-            .with_op(Some(10), Some("r1".into()));
+        let e =
+            JamError::from(GatewayError::rate_limited(1500)).with_op(Some(10), Some("r1".into()));
         assert_eq!(
             e.to_value(),
             json!({"code":"RATE_LIMITED","message":"You are being rate limited","op":10,"ref":"r1","retry_after_ms":1500})
         );
         let e = JamError::new(NOT_FOUND, "Unknown channel");
-        assert_eq!(e.to_value(), json!({"code":"NOT_FOUND","message":"Unknown channel"}));
+        assert_eq!(
+            e.to_value(),
+            json!({"code":"NOT_FOUND","message":"Unknown channel"})
+        );
         assert_eq!(
             e.rest_body(),
             json!({"error":{"code":"NOT_FOUND","message":"Unknown channel"}})
@@ -153,7 +156,10 @@ mod tests {
     #[test]
     fn statuses() {
         assert_eq!(http_status(ErrorKind::Forbidden), 403);
-        assert_eq!(http_status(ErrorKind::RateLimited { retry_after_ms: 1 }), 429);
+        assert_eq!(
+            http_status(ErrorKind::RateLimited { retry_after_ms: 1 }),
+            429
+        );
         assert_eq!(http_status(ErrorKind::AuthFailed), 401);
     }
 }

@@ -42,7 +42,9 @@ pub fn decode_frame(text: &str) -> Result<Inbound, JamError> {
     };
     let d = obj.remove("d").unwrap_or(Value::Null);
     let reference = match (obj.get("ref"), d.get("ref")) {
-        (Some(r), _) | (None, Some(r)) => Some(parse_ref(r).map_err(|e| e.with_op(Some(op), None))?),
+        (Some(r), _) | (None, Some(r)) => {
+            Some(parse_ref(r).map_err(|e| e.with_op(Some(op), None))?)
+        }
         (None, None) => None,
     };
     Ok(Inbound { op, d, reference })
@@ -80,7 +82,8 @@ mod tests {
 
     #[test]
     fn decodes_op_d_and_ref_from_either_place() {
-        let f = decode_frame(r#"{"op":10,"d":{"channel_id":"1","content":"hi"},"ref":"a"}"#).unwrap();
+        let f =
+            decode_frame(r#"{"op":10,"d":{"channel_id":"1","content":"hi"},"ref":"a"}"#).unwrap();
         assert_eq!(f.op, 10);
         assert_eq!(f.d["content"], "hi");
         assert_eq!(f.reference.as_deref(), Some("a"));
@@ -92,7 +95,15 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_decode_errors() {
-        for bad in ["", "{", "[1]", "42", r#"{"d":{}}"#, r#"{"op":"10"}"#, r#"{"op":1.5}"#] {
+        for bad in [
+            "",
+            "{",
+            "[1]",
+            "42",
+            r#"{"d":{}}"#,
+            r#"{"op":"10"}"#,
+            r#"{"op":1.5}"#,
+        ] {
             assert_eq!(decode_frame(bad).unwrap_err().code, DECODE_ERROR, "{bad}");
         }
         let long = "x".repeat(65);

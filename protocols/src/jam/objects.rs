@@ -6,8 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::event::FullMessage;
 use crate::model::{
-    Attachment, Category, Channel, Guild, GuildFull, Presence, Role, Stream, User,
-    VoiceState,
+    Attachment, Category, Channel, Guild, GuildFull, Presence, Role, Stream, User, VoiceState,
 };
 use crate::time::rfc3339;
 use crate::Id;
@@ -25,7 +24,11 @@ pub fn user(u: &User) -> Value {
     m.insert("display_name".into(), json!(u.display_name));
     put_opt(&mut m, "avatar", u.avatar.as_ref().map(|v| json!(v)));
     put_opt(&mut m, "domain", u.domain.as_ref().map(|v| json!(v)));
-    put_opt(&mut m, "public_key", u.public_key.as_ref().map(|v| json!(v)));
+    put_opt(
+        &mut m,
+        "public_key",
+        u.public_key.as_ref().map(|v| json!(v)),
+    );
     m.insert("bot".into(), json!(u.bot));
     Value::Object(m)
 }
@@ -47,7 +50,10 @@ pub fn guild_full(g: &GuildFull) -> Value {
     if let Value::Object(m) = &mut v {
         m.insert("channels".into(), g.channels.iter().map(channel).collect());
         m.insert("roles".into(), g.roles.iter().map(role).collect());
-        m.insert("categories".into(), g.categories.iter().map(category).collect());
+        m.insert(
+            "categories".into(),
+            g.categories.iter().map(category).collect(),
+        );
     }
     v
 }
@@ -122,7 +128,10 @@ pub fn message(fm: &FullMessage) -> Value {
     m.insert("content".into(), json!(msg.content));
     m.insert("encrypted".into(), json!(msg.encrypted));
     put_opt(&mut m, "nonce", msg.nonce.as_ref().map(|v| json!(v)));
-    m.insert("attachments".into(), msg.attachments.iter().map(file).collect());
+    m.insert(
+        "attachments".into(),
+        msg.attachments.iter().map(file).collect(),
+    );
     put_opt(&mut m, "reply_to", msg.reply_to.map(|v| json!(v)));
     m.insert(
         "reactions".into(),

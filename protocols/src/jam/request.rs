@@ -251,12 +251,18 @@ mod tests {
             req(r#"{"op":2,"d":{"token":"t"}}"#).unwrap(),
             Request::Authenticate(AuthRequest::Token("t".into()))
         );
-        assert_eq!(req(r#"{"op":2,"d":{"action":"x"}}"#).unwrap_err().code, INVALID);
+        assert_eq!(
+            req(r#"{"op":2,"d":{"action":"x"}}"#).unwrap_err().code,
+            INVALID
+        );
     }
 
     #[test]
     fn message_create_takes_ref_as_client_ref() {
-        let r = req(r#"{"op":10,"d":{"channel_id":"12","content":"hi","attachments":["3"]},"ref":"c1"}"#).unwrap();
+        let r = req(
+            r#"{"op":10,"d":{"channel_id":"12","content":"hi","attachments":["3"]},"ref":"c1"}"#,
+        )
+        .unwrap();
         let Request::Command(Command::SendMessage(m)) = r else {
             panic!("{r:?}")
         };
@@ -274,7 +280,10 @@ mod tests {
         );
         let e = req(r#"{"op":60,"d":{"channel_id":true}}"#).unwrap_err();
         assert_eq!(e.code, INVALID);
-        let e = req(r#"{"op":13,"d":{"message_id":"1","channel_id":"2","emoji":"x","action":"toggle"}}"#).unwrap_err();
+        let e = req(
+            r#"{"op":13,"d":{"message_id":"1","channel_id":"2","emoji":"x","action":"toggle"}}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.code, INVALID);
     }
 
@@ -286,18 +295,31 @@ mod tests {
 
     #[test]
     fn call_ice_needs_candidate_and_keeps_optionals() {
-        let r = req(r#"{"op":92,"d":{"call_id":"c","to":"6","candidate":"x","sdp_mline_index":0}}"#).unwrap();
+        let r =
+            req(r#"{"op":92,"d":{"call_id":"c","to":"6","candidate":"x","sdp_mline_index":0}}"#)
+                .unwrap();
         let Request::Command(Command::Call(c)) = r else {
             panic!()
         };
         assert_eq!((c.kind, c.from, c.to), (CallKind::Ice, Id(5), Id(6)));
         assert_eq!(c.data.get("sdp_mline_index"), Some(&serde_json::json!(0)));
-        assert_eq!(req(r#"{"op":92,"d":{"call_id":"c","to":"6"}}"#).unwrap_err().code, INVALID);
+        assert_eq!(
+            req(r#"{"op":92,"d":{"call_id":"c","to":"6"}}"#)
+                .unwrap_err()
+                .code,
+            INVALID
+        );
     }
 
     #[test]
     fn heartbeat_carries_last_sequence() {
-        assert_eq!(req(r#"{"op":0,"d":12}"#).unwrap(), Request::Heartbeat(Some(12)));
-        assert_eq!(req(r#"{"op":0,"d":null}"#).unwrap(), Request::Heartbeat(None));
+        assert_eq!(
+            req(r#"{"op":0,"d":12}"#).unwrap(),
+            Request::Heartbeat(Some(12))
+        );
+        assert_eq!(
+            req(r#"{"op":0,"d":null}"#).unwrap(),
+            Request::Heartbeat(None)
+        );
     }
 }

@@ -1,0 +1,237 @@
+//! The one account store every dialect logs in against: registration,
+//! password login (Argon2id, off the actor threads), and session tokens
+//! (random, handed out once, stored only as SHA-256).
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use switchboard_protocols::model::User;
+use switchboard_protocols::time::now_ms;
+use switchboard_protocols::{GatewayError, GatewayResult};
+
+use crate::guild::join_guild;
+use crate::world::World;
+
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+fn argon2() -> Argon2<'static> {
+    // The profile's parameters: m = 19 MiB, t = 2, p = 1.
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes on the blocking pool: Argon2id takes tens of milliseconds, which
+/// an actor thread must not spend.
+pub async fn hash_password(password: String) -> GatewayResult<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| GatewayError::internal("password hashing failed"))
+    })
+    .await
+    .map_err(|_| GatewayError::internal("password hashing failed"))?
+}
+
+pub async fn verify_password(phc: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&phc)
+            .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash to verify against when the user does not exist, so that a
+/// failed login takes as long whether or not the name is taken.
+fn decoy_hash() -> String {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY
+        .get_or_init(|| {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2()
+                .hash_password(b"decoy password", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Checks a username: 1–32 characters, letters, digits, `_`, `-`, `.`.
+/// `@` is reserved for federated names (`name@domain`).
+pub fn validate_username(name: &str) -> GatewayResult<String> {
+    let name = name.trim();
+    let len = name.chars().count();
+    let ok = (1..=32).contains(&len)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        return Err(GatewayError::invalid(
+            "Username must be 1 to 32 letters, digits, '_', '-' or '.'",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn validate_password(password: &str) -> GatewayResult<()> {
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        return Err(GatewayError::invalid(format!(
+            "Password must be 1 to {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// A fresh session token for `user`; only its hash is kept.
+pub fn issue_token(world: &World, user: &User) -> GatewayResult<String> {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = URL_SAFE_NO_PAD.encode(raw);
+    world
+        .store
+        .put_token(&hash_token(&token), user.id, now_ms())?;
+    Ok(token)
+}
+
+pub fn revoke_token(world: &World, token: &str) -> GatewayResult<()> {
+    world.store.delete_token(&hash_token(token))?;
+    Ok(())
+}
+
+/// The user behind a session token.
+pub fn authenticate_token(world: &World, token: &str) -> GatewayResult<Arc<User>> {
+    let id = world
+        .store
+        .token_user(&hash_token(token))?
+        .ok_or_else(|| GatewayError::auth_failed("Invalid token"))?;
+    world
+        .user(id)
+        .map_err(|_| GatewayError::auth_failed("Invalid token"))
+}
+
+/// Creates an account, joins it to the default guild, and returns it with
+/// a session token.
+pub async fn register(
+    world: &Arc<World>,
+    username: &str,
+    password: &str,
+    display_name: Option<&str>,
+) -> GatewayResult<(Arc<User>, String)> {
+    let username = validate_username(username)?;
+    validate_password(password)?;
+    let display_name = match display_name.map(str::trim) {
+        Some(d) if !d.is_empty() => {
+            if d.chars().count() > 100 {
+                return Err(GatewayError::invalid(
+                    "Display name must be at most 100 characters",
+                ));
+            }
+            d.to_string()
+        }
+        _ => username.clone(),
+    };
+    if world.store.user_by_name(&username)?.is_some() {
+        return Err(GatewayError::conflict("Username is taken"));
+    }
+    let phc = hash_password(password.to_string()).await?;
+    let user = User {
+        id: world.ids.next(),
+        username,
+        display_name,
+        avatar: None,
+        domain: None,
+        public_key: None,
+        bot: false,
+        created_at: now_ms(),
+    };
+    world
+        .store
+        .create_user(&user, Some(&phc))
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(_) => GatewayError::conflict("Username is taken"),
+            other => other.into(),
+        })?;
+    let token = issue_token(world, &user)?;
+    let user = world.cache_user(user);
+    if let Some(g) = world.default_guild() {
+        join_guild(world, user.clone(), g).await?;
+    } else {
+        world.store.commit().await?;
+    }
+    Ok((user, token))
+}
+
+/// Password login; every failure reads the same.
+pub async fn login(
+    world: &Arc<World>,
+    username: &str,
+    password: &str,
+) -> GatewayResult<(Arc<User>, String)> {
+    let failed = || GatewayError::auth_failed("Invalid username or password");
+    let user = world.store.user_by_name(username.trim())?;
+    let phc = match &user {
+        Some(u) => world.store.password_hash(u.id)?,
+        None => None,
+    };
+    let ok = match phc {
+        Some(phc) => verify_password(phc, password.to_string()).await,
+        None => {
+            verify_password(decoy_hash(), password.to_string()).await;
+            false
+        }
+    };
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        _ => return Err(failed()),
+    };
+    let token = issue_token(world, &user)?;
+    world.store.commit().await?;
+    Ok((world.user(user.id)?, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(validate_username(" alice ").unwrap(), "alice");
+        assert!(validate_username("a.b-c_d9").is_ok());
+        for bad in ["", "a b", "bob@example.org", &"x".repeat(33), "a/b"] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn argon2id_round_trip() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let phc = hash_password("hunter2".into()).await.unwrap();
+            assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+            assert!(verify_password(phc.clone(), "hunter2".into()).await);
+            assert!(!verify_password(phc, "hunter3".into()).await);
+        });
+    }
+
+    #[test]
+    fn token_hash_is_sha256() {
+        assert_eq!(hash_token("abc").len(), 32);
+        assert_ne!(hash_token("abc"), hash_token("abd"));
+    }
+}

@@ -1,0 +1,62 @@
+//! How actors reach a session: a bounded mailbox for events and an
+//! unbounded side door for control.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use switchboard_protocols::event::Envelope;
+use switchboard_protocols::model::Dialect;
+use switchboard_protocols::Id;
+
+/// One event for one session. The envelope is shared by every recipient.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub Arc<Envelope>);
+
+/// Orders a session obeys whatever its mailbox holds.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub enum Control {
+    /// Its mailbox overflowed: close with the dialect's slow-consumer signal.
+    SlowConsumer,
+    /// The server is stopping: close with the dialect's going-away signal.
+    Shutdown,
+}
+
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub id: u64,
+    pub user_id: Id,
+    pub dialect: Dialect,
+    pub deliver: Recipient<Deliver>,
+    pub control: Recipient<Control>,
+}
+
+impl SessionHandle {
+    /// Queues an event without waiting. A full mailbox means the session
+    /// is not keeping up: it is told to close, and the caller should drop it
+    /// from its audience. Returns false in that case or when it is gone.
+    ///
+    /// `do_send` would ignore the mailbox bound, which is why fan-out never
+    /// uses it.
+    pub fn offer(&self, env: &Arc<Envelope>) -> bool {
+        match self.deliver.try_send(Deliver(env.clone())) {
+            Ok(()) => true,
+            Err(SendError::Full(_)) => {
+                self.control.do_send(Control::SlowConsumer);
+                false
+            }
+            Err(SendError::Closed(_)) => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("dialect", &self.dialect)
+            .finish()
+    }
+}

@@ -1,0 +1,262 @@
+//! The admin endpoint: its own listener (localhost by default), every
+//! route behind a bearer token that is kept only as a SHA-256 hash.
+//!
+//! - `GET /admin/health`: the process answers.
+//! - `GET /admin/ready`: the store is open and the listeners are bound.
+//! - `GET /admin/stats`: JSON figures.
+//! - `GET /metrics`: the same in Prometheus text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use switchboard_actors::metrics::LATENCY_BUCKETS;
+use switchboard_actors::store::Store;
+use switchboard_actors::World;
+use switchboard_protocols::model::Dialect;
+
+const TOKEN_HASH_KEY: &str = "admin_token_sha256";
+
+pub struct AdminState {
+    world: Arc<World>,
+    token_hash: [u8; 32],
+    ready: AtomicBool,
+}
+
+impl AdminState {
+    pub fn new(world: Arc<World>, token_hash: [u8; 32]) -> Self {
+        AdminState {
+            world,
+            token_hash,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+}
+
+/// The hash of the admin token: of the configured one, or of one generated
+/// at first start, stored hashed and printed this once.
+pub fn token_hash(store: &Store, configured: &str) -> anyhow::Result<[u8; 32]> {
+    if !configured.is_empty() {
+        return Ok(Sha256::digest(configured.as_bytes()).into());
+    }
+    if let Some(bytes) = store.meta_get(TOKEN_HASH_KEY)? {
+        if let Ok(hash) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(hash);
+        }
+    }
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = URL_SAFE_NO_PAD.encode(raw);
+    let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    store.meta_put(TOKEN_HASH_KEY, &hash)?;
+    store.flush_blocking()?;
+    println!("admin token (shown once; keep it): {token}");
+    Ok(hash)
+}
+
+/// Compares in constant time, so the response time says nothing about how
+/// much of a guess was right.
+fn authorized(req: &HttpRequest, state: &AdminState) -> bool {
+    let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let hash: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+    hash.iter()
+        .zip(state.token_hash.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+fn unauthorized() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+        .json(json!({"error": {"code": "NOT_AUTHENTICATED", "message": "Admin token required"}}))
+}
+
+macro_rules! guarded {
+    ($req:expr, $state:expr) => {
+        if !authorized(&$req, &$state) {
+            return unauthorized();
+        }
+    };
+}
+
+async fn health(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResponse {
+    guarded!(req, state);
+    HttpResponse::Ok().json(json!({"status": "ok", "uptime_s": state.world.metrics.uptime_s()}))
+}
+
+async fn ready(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResponse {
+    guarded!(req, state);
+    if state.ready.load(Ordering::SeqCst) {
+        HttpResponse::Ok().json(json!({"ready": true}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(json!({"ready": false}))
+    }
+}
+
+async fn stats(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResponse {
+    guarded!(req, state);
+    let w = &state.world;
+    let m = &w.metrics;
+    let connections: serde_json::Map<String, serde_json::Value> = Dialect::ALL
+        .iter()
+        .map(|d| (d.as_str().to_string(), json!(m.connections(*d))))
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "server": {"name": w.config.server_name, "domain": w.config.domain, "version": w.config.version},
+        "uptime_s": m.uptime_s(),
+        "connections": connections,
+        "connections_total": Dialect::ALL.iter().map(|d| m.connections(*d)).sum::<i64>(),
+        "users": w.store.user_count(),
+        "guilds": w.store.guild_count(),
+        "channels": w.store.channel_count(),
+        "messages_stored": w.store.message_count(),
+        "messages_created": m.messages_created(),
+        "messages_per_second": m.messages_per_second(),
+        "deliveries": m.deliveries(),
+        "slow_consumers": m.slow_consumers(),
+        "bytes_on_disk": w.store.size_on_disk(),
+        "group_commit_flushes": w.store.group_commit_flushes(),
+    }))
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+async fn metrics(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResponse {
+    guarded!(req, state);
+    let w = &state.world;
+    let m = &w.metrics;
+    let mut out = String::new();
+    metric(
+        &mut out,
+        "switchboard_connections",
+        "gauge",
+        "Open connections by dialect.",
+    );
+    for d in Dialect::ALL {
+        let _ = writeln!(
+            out,
+            "switchboard_connections{{dialect=\"{}\"}} {}",
+            d.as_str(),
+            m.connections(d)
+        );
+    }
+    metric(
+        &mut out,
+        "switchboard_frames_received_total",
+        "counter",
+        "Frames received from clients by dialect.",
+    );
+    for d in Dialect::ALL {
+        let _ = writeln!(
+            out,
+            "switchboard_frames_received_total{{dialect=\"{}\"}} {}",
+            d.as_str(),
+            m.frames_in(d)
+        );
+    }
+    let scalars: [(&str, &str, &str, f64); 9] = [
+        (
+            "switchboard_messages_created_total",
+            "counter",
+            "Messages created, every dialect and REST.",
+            m.messages_created() as f64,
+        ),
+        (
+            "switchboard_messages_stored",
+            "gauge",
+            "Messages in the store.",
+            w.store.message_count() as f64,
+        ),
+        (
+            "switchboard_deliveries_total",
+            "counter",
+            "Events handed to session mailboxes.",
+            m.deliveries() as f64,
+        ),
+        (
+            "switchboard_slow_consumers_total",
+            "counter",
+            "Sessions closed for not reading their output.",
+            m.slow_consumers() as f64,
+        ),
+        (
+            "switchboard_users",
+            "gauge",
+            "Registered users.",
+            w.store.user_count() as f64,
+        ),
+        (
+            "switchboard_guilds",
+            "gauge",
+            "Guilds.",
+            w.store.guild_count() as f64,
+        ),
+        (
+            "switchboard_channels",
+            "gauge",
+            "Channels.",
+            w.store.channel_count() as f64,
+        ),
+        (
+            "switchboard_store_bytes",
+            "gauge",
+            "Bytes the store occupies on disk.",
+            w.store.size_on_disk() as f64,
+        ),
+        (
+            "switchboard_uptime_seconds",
+            "gauge",
+            "Seconds since start.",
+            m.uptime_s() as f64,
+        ),
+    ];
+    for (name, kind, help, value) in scalars {
+        metric(&mut out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    let name = "switchboard_fanout_latency_seconds";
+    metric(
+        &mut out,
+        name,
+        "histogram",
+        "Time from a command to its event reaching the last mailbox.",
+    );
+    let (buckets, count, sum) = m.fanout_histogram();
+    for (bound, n) in LATENCY_BUCKETS.iter().zip(buckets) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}"
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/health", web::get().to(health))
+        .route("/admin/ready", web::get().to(ready))
+        .route("/admin/stats", web::get().to(stats))
+        .route("/metrics", web::get().to(metrics));
+}

@@ -1,0 +1,636 @@
+//! Configuration: the `config.toml` schema, its defaults and its validation.
+//!
+//! Every table and every key has a default, so an empty file is a valid
+//! configuration. Unknown tables or keys, values of the wrong type and values
+//! out of range stop start-up with an error that names the dotted key (for
+//! example `limits.frame_bytes`). Relative paths are used as given, so they
+//! resolve from the process's working directory, not from the config file's
+//! directory. The doc comments on the fields are the source of
+//! `docs/configuration.md`; keep the two in step.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+const MIB: usize = 1024 * 1024;
+const GIB: usize = 1024 * MIB;
+
+/// Declares a config table: the struct, its serde attributes and its
+/// `Default`, with each key's default written beside the key.
+macro_rules! table {
+    ($(#[$meta:meta])* $name:ident { $($(#[$attr:meta])* $key:ident: $ty:ty = $default:expr,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name { $($(#[$attr])* pub $key: $ty,)* }
+        impl Default for $name {
+            fn default() -> Self { Self { $($key: $default,)* } }
+        }
+    };
+}
+
+table! {
+    /// The whole configuration file.
+    #[derive(Debug)]
+    Config {
+        server: ServerConfig = Default::default(),
+        listeners: ListenersConfig = Default::default(),
+        admin: AdminConfig = Default::default(),
+        storage: StorageConfig = Default::default(),
+        limits: LimitsConfig = Default::default(),
+        jam: JamConfig = Default::default(),
+        default_guild: DefaultGuildConfig = Default::default(),
+        log: LogConfig = Default::default(),
+        shutdown: ShutdownConfig = Default::default(),
+    }
+}
+
+table! {
+    /// `[server]`: identity of this server and where it keeps its data.
+    #[derive(Debug)]
+    ServerConfig {
+        /// Display name shown to clients. Non-empty.
+        name: String = "Switchboard".into(),
+        /// Domain this server is known by (user addresses, federation).
+        /// Non-empty, no whitespace.
+        domain: String = "localhost".into(),
+        /// Directory of the database and generated key files; created if
+        /// missing. A relative path resolves from the working directory.
+        data_dir: PathBuf = PathBuf::from("./data"),
+        /// Number of HTTP worker threads, 1..=64.
+        workers: usize = 2,
+    }
+}
+
+table! {
+    /// `[listeners]`: socket addresses "IP:PORT"; "" turns a listener off.
+    #[derive(Debug)]
+    ListenersConfig {
+        /// Main HTTP listener: JAM WebSocket at `/ws` and REST under `/api`.
+        #[serde(deserialize_with = "listen_addr")]
+        http: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+        /// Admin HTTP endpoint, behind the admin token. Must differ from `http`.
+        #[serde(deserialize_with = "listen_addr")]
+        admin: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+    }
+}
+
+table! {
+    /// `[admin]`: the admin endpoint. `Debug` redacts the token.
+    AdminConfig {
+        /// Bearer token of the admin endpoint. "": a random token is generated
+        /// at first start, stored hashed, and printed once.
+        token: String = String::new(),
+    }
+}
+
+table! {
+    /// `[storage]`: the embedded database.
+    #[derive(Debug)]
+    StorageConfig {
+        /// "strict": a write is acknowledged only once flushed to disk (group
+        /// commit). "batched": writes are flushed every `flush_every_ms`.
+        durability: Durability = Durability::Strict,
+        /// Flush interval in milliseconds with "batched" durability, 1..=60000.
+        flush_every_ms: u64 = 500,
+        /// Database page cache in MiB, 1..=65536.
+        cache_capacity_mb: u64 = 128,
+    }
+}
+
+table! {
+    /// `[limits]`: resource limits; input one past a limit is refused.
+    #[derive(Debug)]
+    LimitsConfig {
+        /// Biggest inbound WebSocket frame in bytes, 256..=16777216 (16 MiB).
+        frame_bytes: usize = 65536,
+        /// Longest message content in characters, 1..=100000.
+        message_length: usize = 4000,
+        /// Unsent output a session may hold, in bytes, before it is dropped as
+        /// a slow consumer (close code 4010), 4096..=1073741824 (1 GiB).
+        pending_bytes: usize = MIB,
+        /// Events queued for one session before it counts as a slow consumer,
+        /// 16..=1000000.
+        mailbox_capacity: usize = 1024,
+        /// Biggest REST JSON request body in bytes, 1024..=1073741824 (1 GiB).
+        request_body_bytes: usize = MIB,
+    }
+}
+
+table! {
+    /// `[jam]`: the JAM dialect.
+    #[derive(Debug)]
+    JamConfig {
+        /// Heartbeat interval announced in HELLO, in milliseconds, 1000..=600000.
+        heartbeat_interval_ms: u64 = 41250,
+    }
+}
+
+table! {
+    /// `[default_guild]`: the guild every new user joins.
+    #[derive(Debug)]
+    DefaultGuildConfig {
+        /// Create the guild at first start and add every new user to it.
+        enabled: bool = true,
+        /// Guild name; non-empty when enabled.
+        name: String = "Lobby".into(),
+        /// Text channels created with the guild; names non-empty and unique.
+        text_channels: Vec<String> = vec!["general".into()],
+        /// Voice channels created with the guild; names non-empty and unique.
+        voice_channels: Vec<String> = vec!["lounge".into()],
+    }
+}
+
+table! {
+    /// `[log]`: logging.
+    #[derive(Debug)]
+    LogConfig {
+        /// A tracing `EnvFilter` directive such as "info" or
+        /// "info,switchboard_actors=debug". Non-empty.
+        level: String = "info".into(),
+        /// "text" (human-readable) or "json" (one object per line).
+        format: LogFormat = LogFormat::Text,
+    }
+}
+
+table! {
+    /// `[shutdown]`: graceful shutdown.
+    #[derive(Debug)]
+    ShutdownConfig {
+        /// Grace period for connections to close and writes to flush, in
+        /// milliseconds, 100..=600000.
+        timeout_ms: u64 = 10000,
+    }
+}
+
+/// Declares an enum read from one of two strings (the first is the default),
+/// refusing others with `expected "a" or "b", got "x"`.
+macro_rules! keyword {
+    ($(#[$meta:meta])* $name:ident { $a:ident = $sa:literal, $b:ident = $sb:literal }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub enum $name { #[default] $a, $b }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                match String::deserialize(d)?.as_str() {
+                    $sa => Ok(Self::$a),
+                    $sb => Ok(Self::$b),
+                    other => Err(de::Error::custom(format!(
+                        "expected {:?} or {:?}, got {other:?}", $sa, $sb
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+keyword! {
+    /// When a write counts as done: `storage.durability`.
+    Durability { Strict = "strict", Batched = "batched" }
+}
+
+keyword! {
+    /// Log line format: `log.format`.
+    LogFormat { Text = "text", Json = "json" }
+}
+
+/// Keeps the token out of logs and panic messages.
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.token.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("AdminConfig")
+            .field("token", &token)
+            .finish()
+    }
+}
+
+/// A listener address: "" is `None` (listener off), otherwise a `SocketAddr`.
+fn listen_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|_| {
+        de::Error::custom(format!(
+            "not a socket address: {s:?} (expected IP:PORT such as \"0.0.0.0:8080\", or \"\" to turn the listener off)"
+        ))
+    })
+}
+
+/// Why a configuration was refused. `Display` is the whole message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// An error in the file at `path` (from [`Config::load`]).
+    #[error("config file {}: {error}", path.display())]
+    InFile {
+        path: PathBuf,
+        error: Box<ConfigError>,
+    },
+    /// Not valid TOML, or an error without a key; toml's message with the
+    /// line, the column and the offending line.
+    #[error("invalid config: {0}")]
+    Parse(String),
+    #[error("unknown config key `{key}`{}", .expected.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
+    UnknownKey {
+        key: String,
+        expected: Option<String>,
+    },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    /// The dotted key the error is about, if it is about one key.
+    #[cfg_attr(not(test), allow(dead_code))] // the binary prints errors whole
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::UnknownKey { key, .. } | Self::Invalid { key, .. } => Some(key),
+            Self::InFile { error, .. } => error.key(),
+            Self::Read { .. } | Self::Parse(_) => None,
+        }
+    }
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`. Errors name the path.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::from_toml_str(&text).map_err(|error| ConfigError::InFile {
+            path: path.to_path_buf(),
+            error: Box::new(error),
+        })
+    }
+
+    /// Parses and validates a configuration from TOML text.
+    pub fn from_toml_str(s: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(s).map_err(|e| toml_error(s, e))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges and cross-key rules; returns the first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let (s, st, l) = (&self.server, &self.storage, &self.limits);
+        let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
+        #[rustfmt::skip]
+        let ranges: [(&str, u64, RangeInclusive<u64>); 10] = [
+            ("server.workers", n(s.workers), 1..=64),
+            ("storage.flush_every_ms", st.flush_every_ms, 1..=60_000),
+            ("storage.cache_capacity_mb", st.cache_capacity_mb, 1..=65_536),
+            ("limits.frame_bytes", n(l.frame_bytes), 256..=16 * MIB as u64),
+            ("limits.message_length", n(l.message_length), 1..=100_000),
+            ("limits.pending_bytes", n(l.pending_bytes), 4096..=GIB as u64),
+            ("limits.mailbox_capacity", n(l.mailbox_capacity), 16..=1_000_000),
+            ("limits.request_body_bytes", n(l.request_body_bytes), 1024..=GIB as u64),
+            ("jam.heartbeat_interval_ms", self.jam.heartbeat_interval_ms, 1000..=600_000),
+            ("shutdown.timeout_ms", self.shutdown.timeout_ms, 100..=600_000),
+        ];
+        for (key, value, range) in ranges {
+            if value < *range.start() {
+                let min = range.start();
+                return Err(invalid(key, format!("{value} is below the minimum {min}")));
+            }
+            if value > *range.end() {
+                let max = range.end();
+                return Err(invalid(key, format!("{value} is above the maximum {max}")));
+            }
+        }
+        non_empty("server.name", &s.name)?;
+        non_empty("server.domain", &s.domain)?;
+        if s.domain.chars().any(char::is_whitespace) {
+            let message = format!("must not contain whitespace: {:?}", s.domain);
+            return Err(invalid("server.domain", message));
+        }
+        if s.data_dir.as_os_str().is_empty() {
+            return Err(invalid("server.data_dir", "must not be empty"));
+        }
+        if let (Some(http), Some(admin)) = (self.listeners.http, self.listeners.admin) {
+            if http == admin && http.port() != 0 {
+                let message = format!("{admin} is also listeners.http");
+                return Err(invalid("listeners.admin", message));
+            }
+        }
+        let g = &self.default_guild;
+        if g.enabled {
+            non_empty("default_guild.name", &g.name)?;
+            channel_names("default_guild.text_channels", &g.text_channels)?;
+            channel_names("default_guild.voice_channels", &g.voice_channels)?;
+        }
+        non_empty("log.level", &self.log.level)
+    }
+
+    /// The data directory exactly as configured; a relative path resolves
+    /// from the working directory when it is used.
+    pub fn data_dir(&self) -> PathBuf {
+        self.server.data_dir.clone()
+    }
+}
+
+fn non_empty(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        return Err(invalid(key, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn channel_names(key: &str, names: &[String]) -> Result<(), ConfigError> {
+    for (i, name) in names.iter().enumerate() {
+        if name.trim().is_empty() {
+            return Err(invalid(key, format!("channel name {} is empty", i + 1)));
+        }
+        if names[..i].contains(name) {
+            return Err(invalid(key, format!("channel name {name:?} appears twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Turns a toml/serde error into a [`ConfigError`] naming the dotted key:
+/// the last key that starts at or before the error's span.
+fn toml_error(src: &str, err: toml::de::Error) -> ConfigError {
+    let message = err.message().trim();
+    let mut keys = Vec::new();
+    if let (Some(span), Ok(Tree::Table(entries))) = (err.span(), toml::from_str::<Tree>(src)) {
+        Tree::collect(&entries, &mut Vec::new(), &mut keys);
+        keys.retain(|(start, _)| *start <= span.start);
+    }
+    let Some((_, mut path)) = keys.into_iter().max_by_key(|(start, _)| *start) else {
+        return ConfigError::Parse(err.to_string().trim_end().to_string());
+    };
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'));
+    if let Some((field, rest)) = unknown {
+        if path.last().map(String::as_str) != Some(field) {
+            path.push(field.to_string());
+        }
+        let expected = rest.trim_start_matches(',').trim();
+        let expected = (!expected.is_empty()).then(|| expected.to_string());
+        return ConfigError::UnknownKey {
+            key: path.join("."),
+            expected,
+        };
+    }
+    invalid(&path.join("."), message)
+}
+
+/// The tables of a TOML document with the span of every key; used only to
+/// find the key an error is about. Arrays are leaves: an error inside one is
+/// about the array's key. (A document holding a datetime does not fit, as
+/// toml gives datetimes an unspanned key; its errors are shown as toml prints
+/// them, with the line, the column and the offending line.)
+enum Tree {
+    Table(Vec<(Spanned<String>, Tree)>),
+    Leaf,
+}
+
+impl Tree {
+    /// Appends every key under `entries` as (start offset, full path).
+    fn collect(
+        entries: &[(Spanned<String>, Tree)],
+        path: &mut Vec<String>,
+        out: &mut Vec<(usize, Vec<String>)>,
+    ) {
+        for (key, value) in entries {
+            path.push(key.get_ref().clone());
+            out.push((key.span().start, path.clone()));
+            if let Tree::Table(children) = value {
+                Tree::collect(children, path, out);
+            }
+            path.pop();
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TreeVisitor)
+    }
+}
+
+struct TreeVisitor;
+
+macro_rules! leaf {
+    ($($visit:ident: $ty:ty),*) => {
+        $(fn $visit<E>(self, _: $ty) -> Result<Tree, E> { Ok(Tree::Leaf) })*
+    };
+}
+
+impl<'de> Visitor<'de> for TreeVisitor {
+    type Value = Tree;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any TOML value")
+    }
+    leaf!(visit_bool: bool, visit_i64: i64, visit_f64: f64, visit_str: &str);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Tree::Leaf)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(Tree::Table(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(toml: &str) -> ConfigError {
+        Config::from_toml_str(toml)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {toml}"))
+    }
+
+    /// Each case must fail naming `key`, with a message starting `prefix`
+    /// (`{key}` in `prefix` stands for the key) and containing `fragment`.
+    fn check(cases: &[(&str, &str, &str)], prefix: &str) {
+        for (toml, key, fragment) in cases {
+            let e = err(toml);
+            let text = e.to_string();
+            assert_eq!(e.key(), Some(*key), "{toml:?}: {text}");
+            assert!(text.starts_with(&prefix.replace("{key}", key)), "{text}");
+            assert!(text.contains(fragment), "{text} lacks {fragment}");
+        }
+    }
+
+    #[test]
+    fn bundled_config_is_the_defaults() {
+        let bundled = Config::from_toml_str(include_str!("../config.toml")).unwrap();
+        assert_eq!(bundled, Config::default());
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+        assert_eq!(Config::default().data_dir(), PathBuf::from("./data"));
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = Config::from_toml_str(
+            "[listeners]\nhttp = \"\"\nadmin = \"[::1]:0\"\n[storage]\ndurability = \"batched\"\n\
+             [log]\nformat = \"json\"\n[server]\ndata_dir = \"/var/lib/sb\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.listeners.http, None);
+        assert_eq!(c.listeners.admin, Some("[::1]:0".parse().unwrap()));
+        assert_eq!(c.storage.durability, Durability::Batched);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.data_dir(), PathBuf::from("/var/lib/sb"));
+        // Each limit itself is accepted; one past it is not (below).
+        let edges =
+            "[server]\nworkers = 64\n[limits]\nframe_bytes = 256\npending_bytes = 1073741824\n\
+                     [default_guild]\nenabled = false\nname = \"\"";
+        Config::from_toml_str(edges).unwrap();
+    }
+
+    #[test]
+    fn each_validation_error_names_its_key() {
+        let below = "is below the minimum";
+        let above = "is above the maximum";
+        #[rustfmt::skip]
+        check(&[
+            ("[server]\nname = \"\"", "server.name", "must not be empty"),
+            ("[server]\ndomain = \"a b\"", "server.domain", "whitespace"),
+            ("[server]\ndata_dir = \"\"", "server.data_dir", "must not be empty"),
+            ("[server]\nworkers = 0", "server.workers", "0 is below the minimum 1"),
+            ("[server]\nworkers = 65", "server.workers", "65 is above the maximum 64"),
+            ("[listeners]\nadmin = \"0.0.0.0:8080\"", "listeners.admin", "listeners.http"),
+            ("[storage]\nflush_every_ms = 0", "storage.flush_every_ms", below),
+            ("[storage]\nflush_every_ms = 60001", "storage.flush_every_ms", above),
+            ("[storage]\ncache_capacity_mb = 65537", "storage.cache_capacity_mb", above),
+            ("[limits]\nframe_bytes = 10", "limits.frame_bytes", "10 is below the minimum 256"),
+            ("[limits]\nframe_bytes = 16777217", "limits.frame_bytes", above),
+            ("[limits]\nmessage_length = 100001", "limits.message_length", above),
+            ("[limits]\npending_bytes = 4095", "limits.pending_bytes", below),
+            ("[limits]\nmailbox_capacity = 15", "limits.mailbox_capacity", below),
+            ("[limits]\nmailbox_capacity = 1000001", "limits.mailbox_capacity", above),
+            ("[limits]\nrequest_body_bytes = 1023", "limits.request_body_bytes", below),
+            ("[jam]\nheartbeat_interval_ms = 999", "jam.heartbeat_interval_ms", below),
+            ("[default_guild]\nname = \" \"", "default_guild.name", "must not be empty"),
+            ("[default_guild]\ntext_channels = [\"a\", \"\"]", "default_guild.text_channels", "2 is empty"),
+            ("[default_guild]\nvoice_channels = [\"a\", \"a\"]", "default_guild.voice_channels", "twice"),
+            ("[log]\nlevel = \"\"", "log.level", "must not be empty"),
+            ("[shutdown]\ntimeout_ms = 99", "shutdown.timeout_ms", below),
+            ("[shutdown]\ntimeout_ms = 600001", "shutdown.timeout_ms", above),
+        ], "config key `{key}`: ");
+        let e = err("[limits]\nframe_bytes = 10");
+        assert_eq!(
+            e.to_string(),
+            "config key `limits.frame_bytes`: 10 is below the minimum 256"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_tables_are_named() {
+        #[rustfmt::skip]
+        check(&[
+            ("[server]\ncolour = \"red\"", "server.colour", "expected one of `name`, `domain`"),
+            ("[server]\nname = \"x\"\n\n[storage]\ncolour = 1", "storage.colour", ""),
+            ("server.colour = 1", "server.colour", ""),
+            ("server = { name = \"x\", colour = 1 }", "server.colour", ""),
+            ("[server.colour]\nx = 1", "server.colour", ""),
+            ("[colour]\nx = 1", "colour", "expected one of `server`"),
+            ("colour = 1", "colour", ""),
+            ("\"a b\" = 1", "a b", ""),
+        ], "unknown config key `{key}`");
+        assert!(matches!(
+            err("[server]\ncolour = 1"),
+            ConfigError::UnknownKey { .. }
+        ));
+    }
+
+    #[test]
+    fn wrong_types_and_values_are_named() {
+        let ty = "invalid type";
+        #[rustfmt::skip]
+        check(&[
+            ("[server]\nworkers = \"two\"", "server.workers", "invalid type: string \"two\""),
+            ("[server]\nworkers = -1", "server.workers", "-1"),
+            ("[storage]\ndurability = \"fast\"", "storage.durability", "expected \"strict\" or \"batched\", got \"fast\""),
+            ("[log]\nformat = 1", "log.format", ty),
+            ("[log]\nformat = \"xml\"", "log.format", "expected \"text\" or \"json\", got \"xml\""),
+            ("[listeners]\nhttp = \"abc\"", "listeners.http", "not a socket address: \"abc\""),
+            ("listeners = { admin = \"localhost:1\" }", "listeners.admin", "not a socket address"),
+            ("[default_guild]\ntext_channels = [\n  \"a\",\n  2,\n]", "default_guild.text_channels", ty),
+            ("[default_guild]\nenabled = \"yes\"", "default_guild.enabled", ty),
+            ("[default_guild]\nvoice_channels = [{ x = 1 }]", "default_guild.voice_channels", ty),
+            ("[jam]\nheartbeat_interval_ms = 1.5", "jam.heartbeat_interval_ms", ty),
+            ("server = 5", "server", ty),
+        ], "config key `{key}`: ");
+        let e = err("[storage]\ndurability = \"fast\"");
+        let want =
+            "config key `storage.durability`: expected \"strict\" or \"batched\", got \"fast\"";
+        assert_eq!(e.to_string(), want);
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        for toml in ["[server\nname = 1", "[server]\nname = 1979-05-27"] {
+            let e = err(toml);
+            assert!(matches!(e, ConfigError::Parse(_)), "{e}");
+            assert!(e.to_string().contains("line "), "{e}");
+        }
+    }
+
+    #[test]
+    fn load_names_the_path() {
+        let dir = std::env::temp_dir().join(format!("switchboard-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.toml");
+        let e = Config::load(&missing).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }));
+        assert!(
+            e.to_string().contains(&missing.display().to_string()),
+            "{e}"
+        );
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[limits]\nframe_bytes = 10\n").unwrap();
+        let e = Config::load(&bad).unwrap_err();
+        assert_eq!(e.key(), Some("limits.frame_bytes"));
+        assert!(e.to_string().contains(&bad.display().to_string()), "{e}");
+
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "[server]\nworkers = 4\n").unwrap();
+        assert_eq!(Config::load(&good).unwrap().server.workers, 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn admin_token_is_not_in_debug_output() {
+        let c = Config::from_toml_str("[admin]\ntoken = \"hunter2hunter2\"").unwrap();
+        assert_eq!(c.admin.token, "hunter2hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,183 @@
+//! Start-up and shutdown: open the store, start the world, bind the
+//! listeners, and on SIGINT/SIGTERM close every socket with its dialect's
+//! going-away signal, flush the store and exit 0.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_http::HttpService;
+use actix_service::{fn_factory, fn_service, map_config};
+use actix_web::dev::AppConfig;
+use actix_web::{web, App};
+use anyhow::Context as _;
+use switchboard_actors::hub::ShutdownAll;
+use switchboard_actors::store::{Durability, Store, StoreConfig};
+use switchboard_actors::world::DefaultGuild;
+use switchboard_actors::{World, WorldConfig};
+use tracing::{info, warn};
+
+use crate::admin::{self, AdminState};
+use crate::config::{self, Config, LogFormat};
+use crate::{rest, upgrade};
+
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn world_config(config: &Config) -> WorldConfig {
+    let g = &config.default_guild;
+    WorldConfig {
+        server_name: config.server.name.clone(),
+        domain: config.server.domain.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        message_length: config.limits.message_length,
+        mailbox_capacity: config.limits.mailbox_capacity,
+        frame_bytes: config.limits.frame_bytes,
+        pending_bytes: config.limits.pending_bytes,
+        jam_heartbeat_ms: config.jam.heartbeat_interval_ms,
+        default_guild: g.enabled.then(|| DefaultGuild {
+            name: g.name.clone(),
+            text_channels: g.text_channels.clone(),
+            voice_channels: g.voice_channels.clone(),
+        }),
+    }
+}
+
+fn bind(name: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({name})"))?;
+    let local = listener.local_addr()?;
+    // One line per listener on stdout: operators read it, and tests that bind
+    // port 0 learn the real port from it.
+    println!("listening {name} {local}");
+    Ok(listener)
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let store = Store::open(&StoreConfig {
+        path: data_dir.join("db"),
+        durability: match config.storage.durability {
+            config::Durability::Strict => Durability::Strict,
+            config::Durability::Batched => Durability::Batched,
+        },
+        flush_every_ms: config.storage.flush_every_ms,
+        cache_capacity_bytes: config.storage.cache_capacity_mb * 1024 * 1024,
+    })
+    .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let core = actix_rt::Arbiter::new();
+    let world = World::start(world_config(&config), store.clone(), core.handle())
+        .map_err(|e| anyhow::anyhow!("cannot load the world: {e}"))?;
+    let admin_state = Arc::new(AdminState::new(
+        world.clone(),
+        admin::token_hash(&store, &config.admin.token)?,
+    ));
+
+    let mut builder = actix_server::Server::build()
+        .workers(config.server.workers)
+        .disable_signals()
+        .shutdown_timeout(config.shutdown.timeout_ms.div_ceil(1000));
+    if let Some(addr) = config.listeners.http {
+        let listener = bind("http", addr)?;
+        let w = world.clone();
+        let body_limit = config.limits.request_body_bytes;
+        builder = builder.listen("http", listener, move || {
+            let w2 = w.clone();
+            let app = App::new()
+                .app_data(web::Data::new(w.clone()))
+                .configure(|cfg| rest::configure(cfg, body_limit));
+            HttpService::build()
+                .upgrade(fn_factory(move || {
+                    let w = w2.clone();
+                    async move {
+                        Ok::<_, ()>(fn_service(move |(req, framed)| {
+                            upgrade::upgrade(w.clone(), req, framed)
+                        }))
+                    }
+                }))
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?;
+    }
+    if let Some(addr) = config.listeners.admin {
+        let listener = bind("admin", addr)?;
+        let state = admin_state.clone();
+        builder = builder.listen("admin", listener, move || {
+            let app = App::new()
+                .app_data(web::Data::new(state.clone()))
+                .configure(admin::configure);
+            HttpService::build()
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?;
+    }
+    let server = builder.run();
+    let handle = server.handle();
+    admin_state.set_ready(true);
+    info!(domain = %config.server.domain, "switchboard is serving");
+
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let stop_flag = shutdown.clone();
+    let world2 = world.clone();
+    let timeout = Duration::from_millis(config.shutdown.timeout_ms);
+    let state2 = admin_state.clone();
+    actix_rt::spawn(async move {
+        wait_for_signal().await;
+        info!("shutting down");
+        stop_flag.store(true, Ordering::SeqCst);
+        state2.set_ready(false);
+        let stopping = handle.stop(true);
+        let _ = world2.hub().send(ShutdownAll).await;
+        let deadline = Instant::now() + timeout;
+        while open_connections(&world2) > 0 && Instant::now() < deadline {
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        stopping.await;
+    });
+    server.await?;
+    if let Err(e) = store.flush_blocking() {
+        warn!(error = %e, "final flush failed");
+        return Err(anyhow::anyhow!("final flush failed: {e}"));
+    }
+    core.stop();
+    info!("stopped");
+    Ok(())
+}
+
+fn open_connections(world: &World) -> i64 {
+    switchboard_protocols::model::Dialect::ALL
+        .iter()
+        .map(|d| world.metrics.connections(*d))
+        .sum()
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
