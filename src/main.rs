@@ -47,7 +47,10 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            server::init_logging(&config);
+            if let Err(e) = server::init_logging(&config) {
+                eprintln!("switchboard: {e}");
+                return ExitCode::from(2);
+            }
             let system = actix_rt::System::new();
             match system.block_on(server::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,

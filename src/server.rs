@@ -22,10 +22,15 @@ use crate::admin::{self, AdminState};
 use crate::config::{self, Config, LogFormat};
 use crate::{rest, upgrade};
 
-pub fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Starts logging to stderr. `RUST_LOG`, when set, overrides `log.level`;
+/// a `log.level` that is not a valid filter stops start-up.
+pub fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
+        Ok(f) => f,
+        Err(_) => tracing_subscriber::EnvFilter::try_new(&config.log.level).map_err(|e| {
+            anyhow::anyhow!("config key `log.level`: not a valid filter {:?}: {e}", config.log.level)
+        })?,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -33,6 +38,7 @@ pub fn init_logging(config: &Config) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    Ok(())
 }
 
 fn world_config(config: &Config) -> WorldConfig {

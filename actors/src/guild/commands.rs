@@ -83,7 +83,7 @@ impl GuildActor {
         &mut self,
         caller: Caller,
         command: Command,
-        _ctx: &mut Context<Self>,
+        ctx: &mut Context<Self>,
     ) -> Outcome {
         let me = caller.id();
         let mut d = Deliveries::default();
@@ -108,6 +108,7 @@ impl GuildActor {
                     return Err(GatewayError::forbidden("Only the owner can delete a guild"));
                 }
                 self.delete_guild(&caller, &mut d)?;
+                ctx.stop();
                 Reply::Done
             }
             Command::CreateChannel {
