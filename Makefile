@@ -3,7 +3,7 @@
 CARGO ?= cargo
 CONFIG ?= config.toml
 
-.PHONY: build run test lint fmt bench clean
+.PHONY: build run test lint fmt bench clean fuzz
 
 build:
 	$(CARGO) build --release
@@ -27,3 +27,11 @@ bench:
 
 clean:
 	$(CARGO) clean
+
+# Fuzz one decoder for FUZZ_SECONDS (default 60). cargo-fuzz needs nightly
+# features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
+FUZZ_TARGET ?= jam_frame
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS)

@@ -28,7 +28,10 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
     let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
         Ok(f) => f,
         Err(_) => tracing_subscriber::EnvFilter::try_new(&config.log.level).map_err(|e| {
-            anyhow::anyhow!("config key `log.level`: not a valid filter {:?}: {e}", config.log.level)
+            anyhow::anyhow!(
+                "config key `log.level`: not a valid filter {:?}: {e}",
+                config.log.level
+            )
         })?,
     };
     let builder = tracing_subscriber::fmt()

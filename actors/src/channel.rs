@@ -175,14 +175,10 @@ impl ChannelActor {
             started,
         });
         let commit = self.world.store.commit();
-        ctx.spawn(
-            async move { commit.await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    let res = res.map_err(GatewayError::from);
-                    act.release(seq, res);
-                }),
-        );
+        ctx.spawn(commit.into_actor(self).map(move |res, act, _| {
+            let res = res.map_err(GatewayError::from);
+            act.release(seq, res);
+        }));
         Box::pin(async move {
             rx.await
                 .unwrap_or_else(|_| Err(GatewayError::internal("channel stopped")))

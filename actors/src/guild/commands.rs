@@ -9,7 +9,9 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use switchboard_protocols::command::{ChannelPatch, Command, GuildPatch, RolePatch};
 use switchboard_protocols::event::Event;
-use switchboard_protocols::model::{Category, Channel, GuildFull, Invite, Member, Role, User};
+use switchboard_protocols::model::{
+    Category, Channel, GuildFull, Invite, Member, Overwrite, OverwriteTarget, Role, User,
+};
 use switchboard_protocols::permissions::{self as perm, VIEW_CHANNEL};
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
@@ -456,7 +458,7 @@ impl GuildActor {
             channel.category_id = category;
         }
         if let Some(overwrites) = patch.overwrites {
-            channel.overwrites = overwrites;
+            channel.overwrites = self.checked_overwrites(overwrites)?;
         }
         self.world.store.put_channel(&channel)?;
         self.state.channels.insert(channel.id, channel.clone());
@@ -464,6 +466,31 @@ impl GuildActor {
             addr.do_send(SetChannel(channel.clone()));
         }
         Ok(channel)
+    }
+
+    /// Overwrites must name a role or a member of this guild, once each.
+    fn checked_overwrites(&self, overwrites: Vec<Overwrite>) -> GatewayResult<Vec<Overwrite>> {
+        let mut out: Vec<Overwrite> = Vec::with_capacity(overwrites.len());
+        for o in overwrites {
+            let known = match o.target {
+                OverwriteTarget::Role => self.state.roles.contains_key(&o.id),
+                OverwriteTarget::Member => self.state.members.contains_key(&o.id),
+            };
+            if !known {
+                return Err(GatewayError::not_found(format!(
+                    "Unknown {} {} in overwrites",
+                    if o.target == OverwriteTarget::Role {
+                        "role"
+                    } else {
+                        "member"
+                    },
+                    o.id
+                )));
+            }
+            out.retain(|p| !(p.id == o.id && p.target == o.target));
+            out.push(o);
+        }
+        Ok(out)
     }
 
     fn patch_role(&mut self, me: Id, role_id: Id, patch: RolePatch) -> GatewayResult<Role> {

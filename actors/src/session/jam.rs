@@ -385,7 +385,7 @@ impl Handler<Deliver> for JamSession {
             .filter(|o| o.session == self.id)
             .and_then(|o| o.reference.as_deref());
         let encoded = match own_ref {
-            Some(r) => encode_event_with_ref(&env.event, r).map(bytes::Bytes::from),
+            Some(r) => encode_event_with_ref(&env.event, r),
             None => env.encoded(Dialect::Jam, encode_event),
         };
         if let Some(p) = encoded {
