@@ -148,13 +148,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         info!("shutting down");
         stop_flag.store(true, Ordering::SeqCst);
         state2.set_ready(false);
-        let stopping = handle.stop(true);
+        // Stop accepting, then close every session with its going-away
+        // signal, and only then stop the workers: sessions live on the
+        // worker arbiters, and a stopped worker would drop them unclosed.
+        handle.pause().await;
         let _ = world2.hub().send(ShutdownAll).await;
         let deadline = Instant::now() + timeout;
         while open_connections(&world2) > 0 && Instant::now() < deadline {
             actix_rt::time::sleep(Duration::from_millis(20)).await;
         }
-        stopping.await;
+        handle.stop(true).await;
     });
     server.await?;
     if let Err(e) = store.flush_blocking() {

@@ -56,11 +56,14 @@ impl JamSession {
     /// Takes over an upgraded connection.
     pub fn start(world: Arc<World>, framed: WsFramed, peer: SocketAddr) -> Addr<JamSession> {
         let (sink, stream) = framed.split();
+        world.metrics.connection_opened(Dialect::Jam);
+        let w = world.clone();
+        let on_closed = move || w.metrics.connection_closed(Dialect::Jam);
         JamSession::create(move |ctx| {
             ctx.add_stream(stream);
             JamSession {
                 id: world.next_session_id(),
-                out: WsOut::start(sink, world.config.pending_bytes),
+                out: WsOut::start(sink, world.config.pending_bytes, on_closed),
                 assembler: Assembler::new(world.config.frame_bytes),
                 world,
                 peer,
@@ -268,7 +271,6 @@ impl Actor for JamSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.world.config.mailbox_capacity);
-        self.world.metrics.connection_opened(Dialect::Jam);
         self.world.hub().do_send(Attach {
             id: self.id,
             control: ctx.address().recipient(),
@@ -298,7 +300,9 @@ impl Actor for JamSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.world.metrics.connection_closed(Dialect::Jam);
+        // However the session ended, the writer must end too, or the socket
+        // would stay open with no one reading it.
+        self.out.close(1000, "");
         let user = self.user.as_ref().map(|u| u.id);
         self.world.hub().do_send(Detach { id: self.id, user });
         for g in &self.guilds {

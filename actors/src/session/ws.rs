@@ -54,8 +54,14 @@ pub struct WsOut {
 }
 
 impl WsOut {
-    /// Starts the writer task on the current arbiter.
-    pub fn start(sink: SplitSink<WsFramed, Message>, limit: usize) -> WsOut {
+    /// Starts the writer task on the current arbiter. `on_closed` runs once
+    /// the socket is closed (not merely when the session stops), so that
+    /// shutdown can wait for close frames to leave.
+    pub fn start(
+        sink: SplitSink<WsFramed, Message>,
+        limit: usize,
+        on_closed: impl FnOnce() + 'static,
+    ) -> WsOut {
         let out = WsOut {
             state: Rc::new(RefCell::new(OutState {
                 queue: VecDeque::new(),
@@ -66,7 +72,11 @@ impl WsOut {
             wake: Rc::new(Notify::new()),
             closing: Rc::new(Notify::new()),
         };
-        actix_rt::spawn(writer(sink, out.clone()));
+        let task = writer(sink, out.clone());
+        actix_rt::spawn(async move {
+            task.await;
+            on_closed();
+        });
         out
     }
 
