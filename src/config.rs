@@ -90,8 +90,7 @@ table! {
 }
 
 table! {
-    /// `[storage]`: the embedded database.
-    #[derive(Debug)]
+    /// `[storage]`: the embedded database. `Debug` redacts the passphrase.
     StorageConfig {
         /// "strict": a write is acknowledged only once flushed to disk (group
         /// commit). "batched": writes are flushed every `flush_every_ms`.
@@ -100,6 +99,13 @@ table! {
         flush_every_ms: u64 = 500,
         /// Database page cache in MiB, 1..=65536.
         cache_capacity_mb: u64 = 128,
+        /// zstd level for uploaded files' chunks, 1..=22 (19: best compression
+        /// without ultra mode; the window is capped at 16 MiB).
+        zstd_level: i32 = 19,
+        /// Passphrase that seals server secrets at rest (Argon2id-derived key).
+        /// "": a random key is generated into `<data_dir>/seal.key` instead.
+        /// Changing it later makes the sealed secrets unreadable.
+        passphrase: String = String::new(),
     }
 }
 
@@ -119,6 +125,8 @@ table! {
         mailbox_capacity: usize = 1024,
         /// Biggest REST JSON request body in bytes, 1024..=1073741824 (1 GiB).
         request_body_bytes: usize = MIB,
+        /// Biggest uploaded file in bytes, 1..=4294967296 (4 GiB).
+        upload_bytes: usize = 25 * MIB,
     }
 }
 
@@ -197,6 +205,24 @@ keyword! {
 keyword! {
     /// Log line format: `log.format`.
     LogFormat { Text = "text", Json = "json" }
+}
+
+/// Keeps the passphrase out of logs and panic messages.
+impl fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let passphrase = if self.passphrase.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("StorageConfig")
+            .field("durability", &self.durability)
+            .field("flush_every_ms", &self.flush_every_ms)
+            .field("cache_capacity_mb", &self.cache_capacity_mb)
+            .field("zstd_level", &self.zstd_level)
+            .field("passphrase", &passphrase)
+            .finish()
+    }
 }
 
 /// Keeps the token out of logs and panic messages.
@@ -297,7 +323,7 @@ impl Config {
         let (s, st, l) = (&self.server, &self.storage, &self.limits);
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
-        let ranges: [(&str, u64, RangeInclusive<u64>); 10] = [
+        let ranges: [(&str, u64, RangeInclusive<u64>); 12] = [
             ("server.workers", n(s.workers), 1..=64),
             ("storage.flush_every_ms", st.flush_every_ms, 1..=60_000),
             ("storage.cache_capacity_mb", st.cache_capacity_mb, 1..=65_536),
@@ -306,6 +332,8 @@ impl Config {
             ("limits.pending_bytes", n(l.pending_bytes), 4096..=GIB as u64),
             ("limits.mailbox_capacity", n(l.mailbox_capacity), 16..=1_000_000),
             ("limits.request_body_bytes", n(l.request_body_bytes), 1024..=GIB as u64),
+            ("limits.upload_bytes", n(l.upload_bytes), 1..=4 * GIB as u64),
+            ("storage.zstd_level", st.zstd_level.max(0) as u64, 1..=22),
             ("jam.heartbeat_interval_ms", self.jam.heartbeat_interval_ms, 1000..=600_000),
             ("shutdown.timeout_ms", self.shutdown.timeout_ms, 100..=600_000),
         ];

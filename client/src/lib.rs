@@ -1,0 +1,1 @@
+//! JAM client library.
