@@ -119,7 +119,18 @@ async fn stats(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRespo
         .iter()
         .map(|d| (d.as_str().to_string(), json!(m.connections(*d))))
         .collect();
+    let f = w.store.file_stats();
+    let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     HttpResponse::Ok().json(json!({
+        "files": {
+            "count": f.files,
+            "chunks": f.chunks,
+            "logical_bytes": f.logical_bytes,
+            "unique_bytes": f.unique_bytes,
+            "stored_bytes": f.stored_bytes,
+            "dedup_ratio": ratio(f.logical_bytes, f.unique_bytes),
+            "compression_ratio": ratio(f.unique_bytes, f.stored_bytes),
+        },
         "server": {"name": w.config.server_name, "domain": w.config.domain, "version": w.config.version},
         "uptime_s": m.uptime_s(),
         "connections": connections,
@@ -174,7 +185,32 @@ async fn metrics(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRes
             m.frames_in(d)
         );
     }
-    let scalars: [(&str, &str, &str, f64); 9] = [
+    let f = w.store.file_stats();
+    let scalars: [(&str, &str, &str, f64); 13] = [
+        (
+            "switchboard_files",
+            "gauge",
+            "Uploaded files.",
+            f.files as f64,
+        ),
+        (
+            "switchboard_files_logical_bytes",
+            "gauge",
+            "Sum of the sizes of uploaded files.",
+            f.logical_bytes as f64,
+        ),
+        (
+            "switchboard_files_unique_bytes",
+            "gauge",
+            "Raw bytes of the distinct chunks after deduplication.",
+            f.unique_bytes as f64,
+        ),
+        (
+            "switchboard_files_stored_bytes",
+            "gauge",
+            "Bytes the file chunks occupy after compression.",
+            f.stored_bytes as f64,
+        ),
         (
             "switchboard_messages_created_total",
             "counter",

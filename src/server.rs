@@ -13,6 +13,7 @@ use actix_web::dev::AppConfig;
 use actix_web::{web, App};
 use anyhow::Context as _;
 use switchboard_actors::hub::ShutdownAll;
+use switchboard_actors::sealed::Sealer;
 use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_actors::world::DefaultGuild;
 use switchboard_actors::{World, WorldConfig};
@@ -55,6 +56,8 @@ fn world_config(config: &Config) -> WorldConfig {
         frame_bytes: config.limits.frame_bytes,
         pending_bytes: config.limits.pending_bytes,
         jam_heartbeat_ms: config.jam.heartbeat_interval_ms,
+        zstd_level: config.storage.zstd_level,
+        upload_bytes: config.limits.upload_bytes,
         default_guild: g.enabled.then(|| DefaultGuild {
             name: g.name.clone(),
             text_channels: g.text_channels.clone(),
@@ -87,6 +90,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         cache_capacity_bytes: config.storage.cache_capacity_mb * 1024 * 1024,
     })
     .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    // A wrong passphrase or key file stops start-up here, before anything
+    // listens. Held for the life of the server; the federation actor and the
+    // V0 key issuer will take clones.
+    let _sealer = Sealer::open(&store, &data_dir, &config.storage.passphrase)?;
     let core = actix_rt::Arbiter::new();
     let world = World::start(world_config(&config), store.clone(), core.handle())
         .map_err(|e| anyhow::anyhow!("cannot load the world: {e}"))?;

@@ -7,9 +7,11 @@
 
 pub mod accounts;
 pub mod channel;
+pub mod files;
 pub mod guild;
 pub mod hub;
 pub mod metrics;
+pub mod sealed;
 pub mod session;
 pub mod store;
 pub mod voice;

@@ -16,9 +16,10 @@ use parking_lot::{Mutex, RwLock};
 use switchboard_protocols::command::Command;
 use switchboard_protocols::event::{Envelope, FullMessage, Origin};
 use switchboard_protocols::model::{
-    Category, Channel, GuildFull, Invite, Message, Role, Stream, User, VoiceState,
+    Category, Channel, FileRecord, GuildFull, Invite, KeyEnvelope, Message, Role, Stream, User,
+    VoiceState,
 };
-use switchboard_protocols::{GatewayError, GatewayResult, Id, IdGenerator};
+use switchboard_protocols::{permissions, GatewayError, GatewayResult, Id, IdGenerator};
 
 use crate::channel::{ChannelActor, ChannelCmd};
 use crate::guild::{self, GuildActor, GuildCmd, GuildShared};
@@ -40,6 +41,10 @@ pub struct WorldConfig {
     /// Unsent output a session may hold before it is dropped.
     pub pending_bytes: usize,
     pub jam_heartbeat_ms: u64,
+    /// zstd level for uploaded files.
+    pub zstd_level: i32,
+    /// Biggest upload in bytes.
+    pub upload_bytes: usize,
     pub default_guild: Option<DefaultGuild>,
 }
 
@@ -90,6 +95,7 @@ pub enum Reply {
     Invite(Invite),
     VoiceState(VoiceState),
     Stream(Stream),
+    KeyEnvelope(KeyEnvelope),
 }
 
 pub type ReplyFuture = Pin<Box<dyn Future<Output = GatewayResult<Reply>> + Send>>;
@@ -268,6 +274,36 @@ impl World {
         user
     }
 
+    /// What `user` may do in a channel (0 when they cannot see it).
+    pub fn channel_bits(&self, user: Id, channel_id: Id) -> GatewayResult<u64> {
+        let Some(channel) = self.store.channel(channel_id)? else {
+            return Ok(0);
+        };
+        Ok(match channel.guild_id {
+            Some(g) => match self.guild_shared(g) {
+                Ok(shared) => shared.channel_bits(user, &channel),
+                Err(_) => 0,
+            },
+            None if channel.recipients.contains(&user) => crate::channel::PRIVATE_BITS,
+            None => 0,
+        })
+    }
+
+    /// A file may be read by its uploader and by whoever can read a channel
+    /// where it is attached.
+    pub fn may_read_file(&self, user: Id, file: &FileRecord) -> GatewayResult<bool> {
+        if file.uploader_id == user {
+            return Ok(true);
+        }
+        let need = permissions::VIEW_CHANNEL | permissions::READ_MESSAGE_HISTORY;
+        for channel in self.store.file_channels(file.id)? {
+            if self.channel_bits(user, channel)? & need == need {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A stored message with its author's profile.
     pub fn full_message(&self, message: Message) -> GatewayResult<FullMessage> {
         let author = (*self.user(message.author_id)?).clone();
@@ -295,7 +331,9 @@ impl World {
             | C::Pin { channel_id, .. }
             | C::Typing { channel_id }
             | C::History { channel_id, .. }
-            | C::GetMessage { channel_id, .. } => {
+            | C::GetMessage { channel_id, .. }
+            | C::PutKeyEnvelopes { channel_id, .. }
+            | C::GetKeyEnvelope { channel_id } => {
                 to_channel(channel_of(*channel_id)?, caller, command)
             }
             C::CreateGuild { .. } => {

@@ -4,7 +4,7 @@
 //! [`crate::GatewayResult`].
 
 use crate::event::CallSignal;
-use crate::model::{ChannelKind, Overwrite, Status, StreamKind};
+use crate::model::{ChannelKind, KeyEnvelope, Overwrite, Status, StreamKind};
 use crate::Id;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -173,5 +173,16 @@ pub enum Command {
     Call(CallSignal),
     SetPresence {
         status: Status,
+    },
+    /// Publishes channel-key envelopes (`user_id` and the key fields of
+    /// each are taken from the client; channel, sender and time are set by
+    /// the server).
+    PutKeyEnvelopes {
+        channel_id: Id,
+        envelopes: Vec<KeyEnvelope>,
+    },
+    /// The caller's own envelope for a channel.
+    GetKeyEnvelope {
+        channel_id: Id,
     },
 }

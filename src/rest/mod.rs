@@ -13,8 +13,10 @@ mod body;
 mod channels;
 mod dms;
 mod error;
+mod files;
 mod guilds;
 mod invites;
+mod keys;
 mod messages;
 mod roles;
 mod users;
@@ -49,7 +51,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(guilds::routes)
         .configure(invites::routes)
         .configure(roles::routes)
+        .configure(keys::routes)
         .configure(channels::routes)
+        .configure(files::routes)
         .configure(messages::routes)
         .default_service(web::to(error::unknown_route));
     cfg.service(scope);

@@ -65,6 +65,7 @@ impl Store {
     /// with [`Store::add_user_dm`] should also be listed there.
     pub fn delete_channel(&self, id: Id) -> Result<(), StoreError> {
         self.purge_channel_messages(id)?;
+        self.purge_channel_keys(id)?;
         let t = &self.inner.t;
         let key = id.to_be_bytes();
         let trees = (&t.channels, &t.guild_channels, &t.dm_pairs, &t.user_dms);

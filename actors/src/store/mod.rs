@@ -20,9 +20,11 @@
 mod channels;
 mod codec;
 mod dms;
+mod files;
 mod flusher;
 mod guilds;
 mod history;
+mod keys;
 mod members;
 mod messages;
 mod users;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 use switchboard_protocols::GatewayError;
 
 pub(crate) use codec::*;
+pub use files::{FileStats, StoredChunk};
 
 pub use users::TokenRecord;
 
@@ -142,6 +145,11 @@ struct Trees {
     invites: sled::Tree,
     dm_pairs: sled::Tree,
     user_dms: sled::Tree,
+    channel_keys: sled::Tree,
+    files: sled::Tree,
+    file_refs: sled::Tree,
+    chunks: sled::Tree,
+    chunk_refs: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -154,6 +162,7 @@ struct Counters {
     guilds: AtomicU64,
     channels: AtomicU64,
     messages: AtomicU64,
+    files: files::FileCounters,
 }
 
 impl Counters {
@@ -198,6 +207,11 @@ impl Store {
             invites: open("invites")?,
             dm_pairs: open("dm_pairs")?,
             user_dms: open("user_dms")?,
+            channel_keys: open("channel_keys")?,
+            files: open("files")?,
+            file_refs: open("file_refs")?,
+            chunks: open("chunks")?,
+            chunk_refs: open("chunk_refs")?,
             meta: open("meta")?,
         };
 
@@ -219,6 +233,7 @@ impl Store {
             guilds: AtomicU64::new(t.guilds.len() as u64),
             channels: AtomicU64::new(t.channels.len() as u64),
             messages: AtomicU64::new(t.messages.len() as u64),
+            files: files::FileCounters::load(&t.files, &t.chunk_refs)?,
         };
         let flusher = match cfg.durability {
             Durability::Strict => Some(flusher::Flusher::start(db.clone())?),

@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 
 use crate::event::FullMessage;
 use crate::model::{
-    Attachment, Category, Channel, Guild, GuildFull, Presence, Role, Stream, User, VoiceState,
+    Attachment, Category, Channel, Guild, GuildFull, KeyEnvelope, Presence, Role, Stream, User,
+    VoiceState,
 };
 use crate::time::rfc3339;
 use crate::Id;
@@ -166,6 +167,20 @@ pub fn stream(s: &Stream) -> Value {
 
 pub fn stream_end(s: &Stream) -> Value {
     json!({"stream_id": s.stream_id, "user_id": s.user_id, "channel_id": s.channel_id})
+}
+
+/// A channel-key envelope: `{user_id, ephemeral_public_key, nonce,
+/// wrapped_key}` plus who published it, for which channel, and when.
+pub fn key_envelope(e: &KeyEnvelope) -> Value {
+    json!({
+        "channel_id": e.channel_id,
+        "user_id": e.user_id,
+        "sender_id": e.sender_id,
+        "ephemeral_public_key": e.ephemeral_public_key,
+        "nonce": e.nonce,
+        "wrapped_key": e.wrapped_key,
+        "created_at": rfc3339(e.created_at),
+    })
 }
 
 /// `{id, guild_id}` of a deleted channel.

@@ -4,10 +4,12 @@
 //! what the store persists (msgpack), so fields are only ever added with
 //! `#[serde(default)]`.
 
+mod file;
 mod guild;
 mod message;
 mod user;
 
+pub use file::*;
 pub use guild::*;
 pub use message::*;
 pub use user::*;

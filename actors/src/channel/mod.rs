@@ -1,0 +1,250 @@
+//! One actor per active channel: the order of its messages, their
+//! persistence, typing, and fan-out to everyone who may view it.
+//!
+//! Writes are acknowledged only once durable: each write is queued with a
+//! sequence number and released, in order, when a group commit that covers
+//! it completes. The event goes out at the same moment as the reply, so no
+//! one sees a message the server could still lose.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use switchboard_protocols::command::Command;
+use switchboard_protocols::event::Envelope;
+use switchboard_protocols::model::{Channel, Message};
+use switchboard_protocols::permissions as perm;
+use switchboard_protocols::{GatewayError, GatewayResult, Id};
+use tokio::sync::oneshot;
+
+use crate::guild::{GuildShared, Prune};
+use crate::hub::DeliverToUsers;
+use crate::world::{Caller, Reply, World};
+
+mod keys;
+mod messages;
+
+/// Largest history page.
+pub const MAX_PAGE: usize = 100;
+
+/// What a DM or group recipient may do.
+pub const PRIVATE_BITS: u64 = perm::VIEW_CHANNEL
+    | perm::SEND_MESSAGES
+    | perm::ADD_REACTIONS
+    | perm::READ_MESSAGE_HISTORY
+    | perm::ATTACH_FILES;
+
+#[derive(Message)]
+#[rtype(result = "GatewayResult<Reply>")]
+pub struct ChannelCmd {
+    pub caller: Caller,
+    pub command: Command,
+}
+
+/// The guild actor changed this channel's record (name, overwrites, ...).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetChannel(pub Channel);
+
+/// The channel was deleted.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+/// How a command is answered: at once, or once what it wrote is durable
+/// (with the event to publish at that moment).
+pub(super) enum Outcome {
+    Now(Reply),
+    Durable(Option<Arc<Envelope>>, Reply),
+}
+
+struct Pending {
+    seq: u64,
+    event: Option<Arc<Envelope>>,
+    reply: Reply,
+    tx: oneshot::Sender<GatewayResult<Reply>>,
+    started: Instant,
+}
+
+pub struct ChannelActor {
+    world: Arc<World>,
+    channel: Channel,
+    guild: Option<Arc<GuildShared>>,
+    pending: VecDeque<Pending>,
+    next_seq: u64,
+}
+
+impl ChannelActor {
+    pub(crate) fn new(
+        world: Arc<World>,
+        channel: Channel,
+        guild: Option<Arc<GuildShared>>,
+    ) -> Self {
+        ChannelActor {
+            world,
+            channel,
+            guild,
+            pending: VecDeque::new(),
+            next_seq: 1,
+        }
+    }
+
+    fn bits(&self, user: Id) -> u64 {
+        match &self.guild {
+            Some(g) => g.channel_bits(user, &self.channel),
+            None if self.channel.recipients.contains(&user) => PRIVATE_BITS,
+            None => 0,
+        }
+    }
+
+    fn require(&self, user: Id, bits: u64) -> GatewayResult<()> {
+        let have = self.bits(user);
+        if have & perm::VIEW_CHANNEL == 0 {
+            return Err(GatewayError::not_found("Unknown channel"));
+        }
+        if have & bits != bits {
+            let names: Vec<&str> = (0..64)
+                .map(|i| 1u64 << i)
+                .filter(|b| bits & b & !have != 0)
+                .map(perm::name)
+                .collect();
+            return Err(GatewayError::forbidden(format!(
+                "Missing permission {}",
+                names.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    fn message(&self, id: Id) -> GatewayResult<Message> {
+        self.world
+            .store
+            .message(self.channel.id, id)?
+            .ok_or_else(|| GatewayError::not_found("Unknown message"))
+    }
+
+    /// Hands `env` to every session that may view this channel, except the
+    /// sessions of `exclude`.
+    fn publish(&self, env: &Arc<Envelope>, exclude: Option<Id>, started: Instant) {
+        let mut delivered = 0u64;
+        match &self.guild {
+            Some(shared) => {
+                let dead = shared.for_each_viewer(Some(&self.channel), |s| {
+                    if Some(s.user_id) == exclude {
+                        return true;
+                    }
+                    delivered += 1;
+                    s.offer(env)
+                });
+                if !dead.is_empty() {
+                    if let Ok(addr) = self.world.guild_addr(shared.guild_id) {
+                        addr.do_send(Prune(dead));
+                    }
+                }
+            }
+            None => {
+                let users = self
+                    .channel
+                    .recipients
+                    .iter()
+                    .copied()
+                    .filter(|u| Some(*u) != exclude)
+                    .collect();
+                self.world.hub().do_send(DeliverToUsers {
+                    users,
+                    env: env.clone(),
+                });
+            }
+        }
+        self.world.metrics.delivered(delivered);
+        self.world
+            .metrics
+            .observe_fanout(started.elapsed().as_secs_f64());
+    }
+
+    /// Queues a persisted change until the group commit covering it lands.
+    fn after_commit(
+        &mut self,
+        ctx: &mut Context<Self>,
+        event: Option<Arc<Envelope>>,
+        reply: Reply,
+        started: Instant,
+    ) -> ResponseFuture<GatewayResult<Reply>> {
+        let (tx, rx) = oneshot::channel();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.pending.push_back(Pending {
+            seq,
+            event,
+            reply,
+            tx,
+            started,
+        });
+        let commit = self.world.store.commit();
+        ctx.spawn(commit.into_actor(self).map(move |res, act, _| {
+            let res = res.map_err(GatewayError::from);
+            act.release(seq, res);
+        }));
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(GatewayError::internal("channel stopped")))
+        })
+    }
+
+    /// Everything up to `seq` is durable (or failed): publish and answer in
+    /// order.
+    fn release(&mut self, seq: u64, res: GatewayResult<()>) {
+        while self.pending.front().is_some_and(|p| p.seq <= seq) {
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
+            match &res {
+                Ok(()) => {
+                    if let Some(env) = &p.event {
+                        self.publish(env, None, p.started);
+                    }
+                    let _ = p.tx.send(Ok(p.reply));
+                }
+                Err(e) => {
+                    let _ = p.tx.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Actor for ChannelActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+impl Handler<SetChannel> for ChannelActor {
+    type Result = ();
+    fn handle(&mut self, SetChannel(channel): SetChannel, _: &mut Self::Context) {
+        self.channel = channel;
+    }
+}
+
+impl Handler<Stop> for ChannelActor {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<ChannelCmd> for ChannelActor {
+    type Result = ResponseFuture<GatewayResult<Reply>>;
+
+    fn handle(&mut self, msg: ChannelCmd, ctx: &mut Self::Context) -> Self::Result {
+        let started = Instant::now();
+        match self.apply(msg.caller, msg.command, started) {
+            Err(e) => Box::pin(async move { Err(e) }),
+            Ok(Outcome::Now(reply)) => Box::pin(async move { Ok(reply) }),
+            Ok(Outcome::Durable(event, reply)) => self.after_commit(ctx, event, reply, started),
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! Uploaded files: a record per file and its chunks, each chunk stored once
+//! under the SHA-256 of its raw bytes with a reference count.
+//!
+//! Trees:
+//! - `files`: file id → [`FileRecord`].
+//! - `chunks`: sha256 → flag byte (0 raw, 1 zstd) ‖ bytes.
+//! - `chunk_refs`: sha256 → refcount (u64) ‖ stored length (u32) ‖ raw
+//!   length (u32), small so that stats are counted at open without reading
+//!   chunk data.
+//! - `file_refs`: file id ‖ channel id ‖ message id → (), the messages a
+//!   file is attached to (for download permissions).
+//!
+//! A file and all its chunk references change in one transaction, so a
+//! crash never leaves a chunk counted for a file that does not exist.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sled::transaction::{ConflictableTransactionError, Transactional};
+use switchboard_protocols::model::FileRecord;
+use switchboard_protocols::Id;
+
+use super::{abort, decode, decode_opt, encode, tx, Store, StoreError};
+
+const RAW: u8 = 0;
+const ZSTD: u8 = 1;
+
+/// A chunk as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChunk {
+    pub compressed: bool,
+    pub data: Vec<u8>,
+}
+
+impl StoredChunk {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.data.len() + 1);
+        out.push(if self.compressed { ZSTD } else { RAW });
+        out.extend_from_slice(&self.data);
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<StoredChunk, StoreError> {
+        match bytes.split_first() {
+            Some((&RAW, data)) => Ok(StoredChunk {
+                compressed: false,
+                data: data.to_vec(),
+            }),
+            Some((&ZSTD, data)) => Ok(StoredChunk {
+                compressed: true,
+                data: data.to_vec(),
+            }),
+            _ => Err(StoreError::Decode("bad chunk flag".into())),
+        }
+    }
+}
+
+/// A chunk's reference record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChunkRef {
+    count: u64,
+    stored: u32,
+    raw: u32,
+}
+
+impl ChunkRef {
+    fn to_bytes(self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.count.to_be_bytes());
+        out[8..12].copy_from_slice(&self.stored.to_be_bytes());
+        out[12..].copy_from_slice(&self.raw.to_be_bytes());
+        out
+    }
+
+    fn from_bytes(b: &[u8]) -> Result<ChunkRef, StoreError> {
+        let bad = || StoreError::Decode("bad chunk ref".into());
+        let count = b.get(..8).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
+        let stored = b
+            .get(8..12)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(bad)?;
+        let raw = b
+            .get(12..16)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(bad)?;
+        Ok(ChunkRef {
+            count: u64::from_be_bytes(count),
+            stored: u32::from_be_bytes(stored),
+            raw: u32::from_be_bytes(raw),
+        })
+    }
+}
+
+/// What the file store holds, for the admin endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStats {
+    pub files: u64,
+    /// Sum of the sizes of all files, as uploaded.
+    pub logical_bytes: u64,
+    /// Raw size of the distinct chunks: what is left after deduplication.
+    pub unique_bytes: u64,
+    /// Bytes the chunks occupy as stored (after compression).
+    pub stored_bytes: u64,
+    pub chunks: u64,
+}
+
+#[derive(Default)]
+pub(super) struct FileCounters {
+    files: AtomicU64,
+    logical: AtomicU64,
+    unique: AtomicU64,
+    stored: AtomicU64,
+    chunks: AtomicU64,
+}
+
+/// Signed changes to the counters made by one transaction.
+#[derive(Default)]
+struct Delta {
+    files: i64,
+    logical: i64,
+    unique: i64,
+    stored: i64,
+    chunks: i64,
+}
+
+fn add(c: &AtomicU64, d: i64) {
+    let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_add_signed(d))
+    });
+}
+
+impl FileCounters {
+    pub(super) fn load(files: &sled::Tree, refs: &sled::Tree) -> Result<FileCounters, StoreError> {
+        let c = FileCounters::default();
+        for kv in files.iter() {
+            let record: FileRecord = decode(&kv?.1)?;
+            c.files.fetch_add(1, Ordering::Relaxed);
+            c.logical.fetch_add(record.size, Ordering::Relaxed);
+        }
+        for kv in refs.iter() {
+            let r = ChunkRef::from_bytes(&kv?.1)?;
+            c.chunks.fetch_add(1, Ordering::Relaxed);
+            c.unique.fetch_add(r.raw as u64, Ordering::Relaxed);
+            c.stored.fetch_add(r.stored as u64, Ordering::Relaxed);
+        }
+        Ok(c)
+    }
+
+    fn apply(&self, d: &Delta) {
+        add(&self.files, d.files);
+        add(&self.logical, d.logical);
+        add(&self.unique, d.unique);
+        add(&self.stored, d.stored);
+        add(&self.chunks, d.chunks);
+    }
+}
+
+fn file_ref_key(file: Id, channel: Id, message: Id) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&file.to_be_bytes());
+    k[8..16].copy_from_slice(&channel.to_be_bytes());
+    k[16..].copy_from_slice(&message.to_be_bytes());
+    k
+}
+
+impl Store {
+    pub fn file_stats(&self) -> FileStats {
+        let c = &self.inner.counts.files;
+        FileStats {
+            files: c.files.load(Ordering::Relaxed),
+            logical_bytes: c.logical.load(Ordering::Relaxed),
+            unique_bytes: c.unique.load(Ordering::Relaxed),
+            stored_bytes: c.stored.load(Ordering::Relaxed),
+            chunks: c.chunks.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn chunk_exists(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.inner.t.chunk_refs.contains_key(hash)?)
+    }
+
+    pub fn chunk(&self, hash: &[u8; 32]) -> Result<Option<StoredChunk>, StoreError> {
+        self.inner
+            .t
+            .chunks
+            .get(hash)?
+            .map(|b| StoredChunk::from_bytes(&b))
+            .transpose()
+    }
+
+    /// Stores a file record and takes a reference on each of its chunks.
+    /// `new_chunks` holds the stored form (and raw length) of every chunk
+    /// the caller found missing; a chunk that is neither stored nor in
+    /// `new_chunks` (deleted meanwhile) fails with `Conflict`, and the
+    /// caller retries with every chunk prepared.
+    pub fn put_file(
+        &self,
+        record: &FileRecord,
+        new_chunks: &HashMap<[u8; 32], (StoredChunk, u32)>,
+    ) -> Result<(), StoreError> {
+        let t = &self.inner.t;
+        let value = encode(record)?;
+        let hashes: Vec<[u8; 32]> = record.chunk_hashes().collect();
+        let delta = tx((&t.files, &t.chunks, &t.chunk_refs).transaction(
+            |(files, chunks, refs)| {
+                let mut d = Delta {
+                    files: 1,
+                    logical: record.size as i64,
+                    ..Delta::default()
+                };
+                if files.get(record.id.to_be_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::Conflict(
+                        "file id exists".into(),
+                    )));
+                }
+                let mut taken: HashMap<[u8; 32], ChunkRef> = HashMap::new();
+                for h in &hashes {
+                    let current = match taken.get(h) {
+                        Some(r) => Some(*r),
+                        None => refs
+                            .get(&h[..])?
+                            .map(|b| abort(ChunkRef::from_bytes(&b)))
+                            .transpose()?,
+                    };
+                    let next = match current {
+                        Some(r) => ChunkRef {
+                            count: r.count + 1,
+                            ..r
+                        },
+                        None => {
+                            let Some((chunk, raw)) = new_chunks.get(h) else {
+                                return Err(ConflictableTransactionError::Abort(
+                                    StoreError::Conflict(
+                                        "a chunk vanished while the file was stored".into(),
+                                    ),
+                                ));
+                            };
+                            chunks.insert(&h[..], chunk.to_bytes())?;
+                            let stored = chunk.data.len() as u32;
+                            d.chunks += 1;
+                            d.unique += *raw as i64;
+                            d.stored += stored as i64;
+                            ChunkRef {
+                                count: 1,
+                                stored,
+                                raw: *raw,
+                            }
+                        }
+                    };
+                    refs.insert(&h[..], &next.to_bytes()[..])?;
+                    taken.insert(*h, next);
+                }
+                files.insert(&record.id.to_be_bytes()[..], value.as_slice())?;
+                Ok(d)
+            },
+        ))?;
+        self.inner.counts.files.apply(&delta);
+        Ok(())
+    }
+
+    pub fn file(&self, id: Id) -> Result<Option<FileRecord>, StoreError> {
+        decode_opt(self.inner.t.files.get(id.to_be_bytes())?)
+    }
+
+    /// Removes a file and releases its chunks; a chunk no other file uses
+    /// is removed. Returns the record, or `None` if there was no such file.
+    pub fn delete_file(&self, id: Id) -> Result<Option<FileRecord>, StoreError> {
+        let t = &self.inner.t;
+        let key = id.to_be_bytes();
+        let out = tx(
+            (&t.files, &t.chunks, &t.chunk_refs).transaction(|(files, chunks, refs)| {
+                let Some(bytes) = files.remove(&key[..])? else {
+                    return Ok(None);
+                };
+                let record: FileRecord = abort(decode(&bytes))?;
+                let mut d = Delta {
+                    files: -1,
+                    logical: -(record.size as i64),
+                    ..Delta::default()
+                };
+                for h in record.chunk_hashes() {
+                    let Some(b) = refs.get(&h[..])? else { continue };
+                    let r = abort(ChunkRef::from_bytes(&b))?;
+                    if r.count <= 1 {
+                        refs.remove(&h[..])?;
+                        chunks.remove(&h[..])?;
+                        d.chunks -= 1;
+                        d.unique -= r.raw as i64;
+                        d.stored -= r.stored as i64;
+                    } else {
+                        let next = ChunkRef {
+                            count: r.count - 1,
+                            ..r
+                        };
+                        refs.insert(&h[..], &next.to_bytes()[..])?;
+                    }
+                }
+                Ok(Some((record, d)))
+            }),
+        )?;
+        Ok(out.map(|(record, d)| {
+            self.inner.counts.files.apply(&d);
+            record
+        }))
+    }
+
+    /// Records that `message` in `channel` carries `file`.
+    pub fn add_file_ref(&self, file: Id, channel: Id, message: Id) -> Result<(), StoreError> {
+        self.inner
+            .t
+            .file_refs
+            .insert(file_ref_key(file, channel, message), &[][..])?;
+        Ok(())
+    }
+
+    pub fn remove_file_ref(&self, file: Id, channel: Id, message: Id) -> Result<(), StoreError> {
+        self.inner
+            .t
+            .file_refs
+            .remove(file_ref_key(file, channel, message))?;
+        Ok(())
+    }
+
+    /// The channels whose messages carry `file`.
+    pub fn file_channels(&self, file: Id) -> Result<Vec<Id>, StoreError> {
+        let mut out: Vec<Id> = Vec::new();
+        for kv in self.inner.t.file_refs.scan_prefix(file.to_be_bytes()) {
+            let (k, _) = kv?;
+            let channel = super::id_at(&k, 8)?;
+            if out.last() != Some(&channel) {
+                out.push(channel);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    fn record(id: u64, hashes: &[[u8; 32]], size: u64) -> FileRecord {
+        FileRecord {
+            id: Id(id),
+            uploader_id: Id(1),
+            filename: "f.bin".into(),
+            content_type: "application/octet-stream".into(),
+            size,
+            sha256: "00".into(),
+            chunks: hashes.concat(),
+            created_at: 0,
+        }
+    }
+
+    fn chunk(data: &[u8]) -> (StoredChunk, u32) {
+        (
+            StoredChunk {
+                compressed: false,
+                data: data.to_vec(),
+            },
+            data.len() as u32,
+        )
+    }
+
+    #[test]
+    fn shared_chunks_are_stored_once_and_released_last() {
+        let (_d, s) = open_tmp();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let mut new = HashMap::new();
+        new.insert(a, chunk(b"aaaa"));
+        new.insert(b, chunk(b"bb"));
+        s.put_file(&record(10, &[a, b, a], 10), &new).unwrap();
+        let st = s.file_stats();
+        assert_eq!(
+            (st.files, st.logical_bytes, st.unique_bytes, st.chunks),
+            (1, 10, 6, 2)
+        );
+        // The second file brings no new chunk.
+        s.put_file(&record(11, &[a], 4), &HashMap::new()).unwrap();
+        let st = s.file_stats();
+        assert_eq!((st.files, st.logical_bytes, st.stored_bytes), (2, 14, 6));
+        s.delete_file(Id(10)).unwrap().unwrap();
+        assert!(s.chunk(&a).unwrap().is_some());
+        assert!(s.chunk(&b).unwrap().is_none());
+        assert_eq!(s.file_stats().stored_bytes, 4);
+        s.delete_file(Id(11)).unwrap().unwrap();
+        assert!(s.chunk(&a).unwrap().is_none());
+        assert_eq!(s.file_stats(), FileStats::default());
+        assert!(s.delete_file(Id(11)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_missing_chunk_is_a_conflict_and_changes_nothing() {
+        let (_d, s) = open_tmp();
+        let err = s.put_file(&record(10, &[[9u8; 32]], 3), &HashMap::new());
+        assert!(matches!(err, Err(StoreError::Conflict(_))));
+        assert!(s.file(Id(10)).unwrap().is_none());
+        assert_eq!(s.file_stats(), FileStats::default());
+    }
+
+    #[test]
+    fn counters_survive_reopen_and_refs_list_channels() {
+        let (dir, s) = open_tmp();
+        let a = [1u8; 32];
+        let mut new = HashMap::new();
+        new.insert(a, chunk(b"abc"));
+        s.put_file(&record(10, &[a], 3), &new).unwrap();
+        s.add_file_ref(Id(10), Id(20), Id(30)).unwrap();
+        s.add_file_ref(Id(10), Id(20), Id(31)).unwrap();
+        s.add_file_ref(Id(10), Id(21), Id(32)).unwrap();
+        assert_eq!(s.file_channels(Id(10)).unwrap(), vec![Id(20), Id(21)]);
+        s.remove_file_ref(Id(10), Id(21), Id(32)).unwrap();
+        assert_eq!(s.file_channels(Id(10)).unwrap(), vec![Id(20)]);
+        let before = s.file_stats();
+        drop(s);
+        let s = reopen(dir.path(), super::super::Durability::Batched);
+        assert_eq!(s.file_stats(), before);
+    }
+}
