@@ -178,6 +178,11 @@ impl TestServer {
         self.spawn();
     }
 
+    /// The server's data directory (the store lives in `db` under it).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.http)
     }
