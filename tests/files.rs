@@ -307,7 +307,10 @@ async fn attachments_travel_with_messages_and_open_downloads_to_viewers() {
     )
     .await;
     let err = bob.expect_error("FORBIDDEN").await;
-    assert_eq!((err["ref"].as_str(), err["op"].as_i64()), (Some("b1"), Some(10)));
+    assert_eq!(
+        (err["ref"].as_str(), err["op"].as_i64()),
+        (Some("b1"), Some(10))
+    );
 
     alice
         .send(
