@@ -44,6 +44,7 @@ table! {
         storage: StorageConfig = Default::default(),
         limits: LimitsConfig = Default::default(),
         jam: JamConfig = Default::default(),
+        originchats: OriginChatsConfig = Default::default(),
         default_guild: DefaultGuildConfig = Default::default(),
         log: LogConfig = Default::default(),
         shutdown: ShutdownConfig = Default::default(),
@@ -77,6 +78,11 @@ table! {
         /// Admin HTTP endpoint, behind the admin token. Must differ from `http`.
         #[serde(deserialize_with = "listen_addr")]
         admin: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+        /// OriginChats WebSocket at the root path (stock clients dial `/`),
+        /// with its HTTP side routes. The dialect is also at `/originchats` on
+        /// `http`.
+        #[serde(deserialize_with = "listen_addr")]
+        originchats: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 5613))),
     }
 }
 
@@ -136,6 +142,39 @@ table! {
     JamConfig {
         /// Heartbeat interval announced in HELLO, in milliseconds, 1000..=600000.
         heartbeat_interval_ms: u64 = 41250,
+    }
+}
+
+table! {
+    /// `[originchats]`: the OriginChats dialect.
+    #[derive(Debug)]
+    OriginChatsConfig {
+        /// "cracked" (Rotur plus local register/login), "rotur" (Rotur only)
+        /// or "cracked-only" (local accounts only). A Switchboard session
+        /// token is accepted as `validator` in every mode.
+        auth_mode: AuthMode = AuthMode::Cracked,
+        /// Where Rotur validators are checked (`?key=...&v=...`).
+        rotur_validate_url: String = "https://api.rotur.dev/validate".into(),
+        /// Allow `register` in the cracked modes.
+        allow_registration: bool = true,
+        /// Guild id served at the root path; "" = the default guild.
+        guild: String = String::new(),
+        /// Rate limit of `message_new`, `message_edit` and `typing`.
+        rate_limiting: OriginChatsRateLimit = Default::default(),
+    }
+}
+
+table! {
+    /// `[originchats.rate_limiting]`, named as the reference server names it.
+    #[derive(Debug)]
+    OriginChatsRateLimit {
+        enabled: bool = true,
+        /// Requests per sliding 60 s window, 1..=100000.
+        messages_per_minute: u32 = 60,
+        /// Requests in 10 s that start a cooldown, 1..=100000.
+        burst_limit: u32 = 10,
+        /// Length of the cooldown in seconds, 0..=86400.
+        cooldown_seconds: u32 = 30,
     }
 }
 
@@ -200,6 +239,38 @@ macro_rules! keyword {
 keyword! {
     /// When a write counts as done: `storage.durability`.
     Durability { Strict = "strict", Batched = "batched" }
+}
+
+/// `originchats.auth_mode`: three values, so not a `keyword!`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMode {
+    Rotur,
+    #[default]
+    Cracked,
+    CrackedOnly,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Rotur => "rotur",
+            AuthMode::Cracked => "cracked",
+            AuthMode::CrackedOnly => "cracked-only",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AuthMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "rotur" => Ok(AuthMode::Rotur),
+            "cracked" => Ok(AuthMode::Cracked),
+            "cracked-only" => Ok(AuthMode::CrackedOnly),
+            other => Err(de::Error::custom(format!(
+                "expected \"rotur\", \"cracked\" or \"cracked-only\", got {other:?}"
+            ))),
+        }
+    }
 }
 
 keyword! {
@@ -323,7 +394,11 @@ impl Config {
         let (s, st, l) = (&self.server, &self.storage, &self.limits);
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
-        let ranges: [(&str, u64, RangeInclusive<u64>); 12] = [
+        let rl = &self.originchats.rate_limiting;
+        let ranges: [(&str, u64, RangeInclusive<u64>); 15] = [
+            ("originchats.rate_limiting.messages_per_minute", rl.messages_per_minute as u64, 1..=100_000),
+            ("originchats.rate_limiting.burst_limit", rl.burst_limit as u64, 1..=100_000),
+            ("originchats.rate_limiting.cooldown_seconds", rl.cooldown_seconds as u64, 0..=86_400),
             ("server.workers", n(s.workers), 1..=64),
             ("storage.flush_every_ms", st.flush_every_ms, 1..=60_000),
             ("storage.cache_capacity_mb", st.cache_capacity_mb, 1..=65_536),
@@ -367,6 +442,17 @@ impl Config {
             non_empty("default_guild.name", &g.name)?;
             channel_names("default_guild.text_channels", &g.text_channels)?;
             channel_names("default_guild.voice_channels", &g.voice_channels)?;
+        }
+        let url = &self.originchats.rotur_validate_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid(
+                "originchats.rotur_validate_url",
+                format!("must be an http:// or https:// URL, got {url:?}"),
+            ));
+        }
+        let g = &self.originchats.guild;
+        if !g.is_empty() && g.parse::<u64>().is_err() {
+            return Err(invalid("originchats.guild", format!("must be a guild id (digits) or \"\", got {g:?}")));
         }
         non_empty("log.level", &self.log.level)
     }

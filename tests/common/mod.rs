@@ -42,6 +42,8 @@ pub struct TestServer {
     child: Option<Child>,
     pub http: SocketAddr,
     pub admin: SocketAddr,
+    /// The OriginChats listener (WebSocket at `/`), once it is announced.
+    pub originchats: Option<SocketAddr>,
 }
 
 impl TestServer {
@@ -57,7 +59,7 @@ impl TestServer {
         let level = std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "info".into());
         let config = format!(
             "[server]\ndata_dir = {data:?}\n\n[listeners]\nhttp = \"127.0.0.1:0\"\n\
-             admin = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
+             admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
              [log]\nlevel = {level:?}\n\n{extra}\n",
             data = data.display().to_string()
         );
@@ -67,6 +69,7 @@ impl TestServer {
             child: None,
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            originchats: None,
         };
         server.spawn();
         server
@@ -120,6 +123,7 @@ impl TestServer {
                     match name {
                         "http" => http = addr,
                         "admin" => admin = addr,
+                        "originchats" => self.originchats = addr,
                         _ => {}
                     }
                 }
