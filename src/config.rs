@@ -396,21 +396,61 @@ impl Config {
         #[rustfmt::skip]
         let rl = &self.originchats.rate_limiting;
         let ranges: [(&str, u64, RangeInclusive<u64>); 15] = [
-            ("originchats.rate_limiting.messages_per_minute", rl.messages_per_minute as u64, 1..=100_000),
-            ("originchats.rate_limiting.burst_limit", rl.burst_limit as u64, 1..=100_000),
-            ("originchats.rate_limiting.cooldown_seconds", rl.cooldown_seconds as u64, 0..=86_400),
+            (
+                "originchats.rate_limiting.messages_per_minute",
+                rl.messages_per_minute as u64,
+                1..=100_000,
+            ),
+            (
+                "originchats.rate_limiting.burst_limit",
+                rl.burst_limit as u64,
+                1..=100_000,
+            ),
+            (
+                "originchats.rate_limiting.cooldown_seconds",
+                rl.cooldown_seconds as u64,
+                0..=86_400,
+            ),
             ("server.workers", n(s.workers), 1..=64),
             ("storage.flush_every_ms", st.flush_every_ms, 1..=60_000),
-            ("storage.cache_capacity_mb", st.cache_capacity_mb, 1..=65_536),
-            ("limits.frame_bytes", n(l.frame_bytes), 256..=16 * MIB as u64),
+            (
+                "storage.cache_capacity_mb",
+                st.cache_capacity_mb,
+                1..=65_536,
+            ),
+            (
+                "limits.frame_bytes",
+                n(l.frame_bytes),
+                256..=16 * MIB as u64,
+            ),
             ("limits.message_length", n(l.message_length), 1..=100_000),
-            ("limits.pending_bytes", n(l.pending_bytes), 4096..=GIB as u64),
-            ("limits.mailbox_capacity", n(l.mailbox_capacity), 16..=1_000_000),
-            ("limits.request_body_bytes", n(l.request_body_bytes), 1024..=GIB as u64),
+            (
+                "limits.pending_bytes",
+                n(l.pending_bytes),
+                4096..=GIB as u64,
+            ),
+            (
+                "limits.mailbox_capacity",
+                n(l.mailbox_capacity),
+                16..=1_000_000,
+            ),
+            (
+                "limits.request_body_bytes",
+                n(l.request_body_bytes),
+                1024..=GIB as u64,
+            ),
             ("limits.upload_bytes", n(l.upload_bytes), 1..=4 * GIB as u64),
             ("storage.zstd_level", st.zstd_level.max(0) as u64, 1..=22),
-            ("jam.heartbeat_interval_ms", self.jam.heartbeat_interval_ms, 1000..=600_000),
-            ("shutdown.timeout_ms", self.shutdown.timeout_ms, 100..=600_000),
+            (
+                "jam.heartbeat_interval_ms",
+                self.jam.heartbeat_interval_ms,
+                1000..=600_000,
+            ),
+            (
+                "shutdown.timeout_ms",
+                self.shutdown.timeout_ms,
+                100..=600_000,
+            ),
         ];
         for (key, value, range) in ranges {
             if value < *range.start() {
@@ -452,7 +492,10 @@ impl Config {
         }
         let g = &self.originchats.guild;
         if !g.is_empty() && g.parse::<u64>().is_err() {
-            return Err(invalid("originchats.guild", format!("must be a guild id (digits) or \"\", got {g:?}")));
+            return Err(invalid(
+                "originchats.guild",
+                format!("must be a guild id (digits) or \"\", got {g:?}"),
+            ));
         }
         non_empty("log.level", &self.log.level)
     }

@@ -27,6 +27,8 @@ pub struct Hub {
     connections: HashMap<u64, Recipient<Control>>,
     by_user: HashMap<Id, Vec<SessionHandle>>,
     status: HashMap<Id, Status>,
+    /// Custom status lines, kept while the user is known to the hub.
+    status_text: HashMap<Id, String>,
 }
 
 impl Hub {
@@ -36,6 +38,7 @@ impl Hub {
             connections: HashMap::new(),
             by_user: HashMap::new(),
             status: HashMap::new(),
+            status_text: HashMap::new(),
         }
     }
 
@@ -58,6 +61,7 @@ impl Hub {
             Event::Presence(Presence {
                 user_id: user,
                 status,
+                text: self.status_text.get(&user).cloned().unwrap_or_default(),
             }),
             None,
         ));
@@ -259,6 +263,7 @@ impl Handler<Presences> for Hub {
                 .map(|u| Presence {
                     user_id: u,
                     status: self.status_of(u),
+                    text: self.status_text.get(&u).cloned().unwrap_or_default(),
                 })
                 .filter(|p| p.status != Status::Offline)
                 .collect(),
@@ -282,13 +287,23 @@ impl Handler<HubCmd> for Hub {
     fn handle(&mut self, msg: HubCmd, _: &mut Self::Context) -> Self::Result {
         let caller = msg.caller;
         match msg.command {
-            Command::SetPresence { status } => {
+            Command::SetPresence { status, text } => {
                 let me = caller.id();
-                let before = self.status_of(me);
+                if text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+                    return Box::pin(async {
+                        Err(GatewayError::invalid(
+                            "Status text must be at most 100 characters",
+                        ))
+                    });
+                }
+                let before = (self.status_of(me), self.status_text.get(&me).cloned());
                 self.status.insert(me, status);
-                let after = self.status_of(me);
+                if let Some(t) = text {
+                    self.status_text.insert(me, t);
+                }
+                let after = (self.status_of(me), self.status_text.get(&me).cloned());
                 if before != after {
-                    self.broadcast_presence(me, after);
+                    self.broadcast_presence(me, after.0);
                 }
                 Box::pin(async { Ok(Reply::Done) })
             }

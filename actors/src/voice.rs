@@ -122,6 +122,7 @@ impl VoiceActor {
         channel_id: Option<Id>,
         self_mute: bool,
         self_deaf: bool,
+        peer_id: Option<String>,
     ) -> GatewayResult<VoiceState> {
         let me = caller.id();
         let shared = self.world.guild_shared(guild_id)?;
@@ -140,7 +141,9 @@ impl VoiceActor {
             channel_id,
             self_mute,
             self_deaf,
+            peer_id,
         };
+        let previous = self.states.get(&(guild_id, me)).and_then(|s| s.channel_id);
         match channel_id {
             Some(_) => {
                 self.states.insert((guild_id, me), state.clone());
@@ -150,7 +153,10 @@ impl VoiceActor {
             }
         }
         self.end_streams(Some(caller), guild_id, me, channel_id);
-        let env = caller.envelope(Event::VoiceState(state.clone()));
+        let env = caller.envelope(Event::VoiceState {
+            state: state.clone(),
+            previous,
+        });
         let n = broadcast(&shared, None, &env);
         self.world.metrics.delivered(n);
         Ok(state)
@@ -230,8 +236,9 @@ impl Handler<VoiceCmd> for VoiceActor {
                 channel_id,
                 self_mute,
                 self_deaf,
+                peer_id,
             } => self
-                .set_state(&caller, guild_id, channel_id, self_mute, self_deaf)
+                .set_state(&caller, guild_id, channel_id, self_mute, self_deaf, peer_id)
                 .map(Reply::VoiceState),
             Command::StreamStart { channel_id, kind } => self
                 .start_stream(&caller, channel_id, kind)
@@ -266,17 +273,24 @@ impl Handler<UserGone> for VoiceActor {
             .map(|(g, _)| *g)
             .collect();
         for guild_id in guilds {
-            self.states.remove(&(guild_id, user));
+            let previous = self
+                .states
+                .remove(&(guild_id, user))
+                .and_then(|s| s.channel_id);
             self.end_streams(None, guild_id, user, None);
             if let Ok(shared) = self.world.guild_shared(guild_id) {
                 let env = Arc::new(Envelope::new(
-                    Event::VoiceState(VoiceState {
-                        user_id: user,
-                        guild_id,
-                        channel_id: None,
-                        self_mute: false,
-                        self_deaf: false,
-                    }),
+                    Event::VoiceState {
+                        state: VoiceState {
+                            user_id: user,
+                            guild_id,
+                            channel_id: None,
+                            self_mute: false,
+                            self_deaf: false,
+                            peer_id: None,
+                        },
+                        previous,
+                    },
                     None,
                 ));
                 let n = broadcast(&shared, None, &env);

@@ -86,6 +86,8 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub enum Reply {
     Done,
+    /// The command changed nothing (a reaction already there, say).
+    Unchanged,
     Message(FullMessage),
     Messages(Vec<FullMessage>),
     Guild(GuildFull),
@@ -333,6 +335,9 @@ impl World {
             | C::History { channel_id, .. }
             | C::GetMessage { channel_id, .. }
             | C::PutKeyEnvelopes { channel_id, .. }
+            | C::SearchMessages { channel_id, .. }
+            | C::Replies { channel_id, .. }
+            | C::PinnedMessages { channel_id }
             | C::GetKeyEnvelope { channel_id } => {
                 to_channel(channel_of(*channel_id)?, caller, command)
             }

@@ -26,6 +26,9 @@ pub struct HistoryQuery {
     pub after: Option<Id>,
     pub around: Option<Id>,
     pub limit: usize,
+    /// Newest messages to skip before the page starts (OriginChats
+    /// `messages_get` `start`).
+    pub skip: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -162,6 +165,7 @@ pub enum Command {
         channel_id: Option<Id>,
         self_mute: bool,
         self_deaf: bool,
+        peer_id: Option<String>,
     },
     StreamStart {
         channel_id: Id,
@@ -173,6 +177,25 @@ pub enum Command {
     Call(CallSignal),
     SetPresence {
         status: Status,
+        /// A custom status line; `None` keeps the current one.
+        text: Option<String>,
+    },
+    /// Messages whose content contains `query` (case-insensitive), newest
+    /// first.
+    SearchMessages {
+        channel_id: Id,
+        query: String,
+        limit: usize,
+    },
+    /// Messages replying to `message_id`, oldest first.
+    Replies {
+        channel_id: Id,
+        message_id: Id,
+        limit: usize,
+    },
+    /// Pinned messages, newest first.
+    PinnedMessages {
+        channel_id: Id,
     },
     /// Publishes channel-key envelopes (`user_id` and the key fields of
     /// each are taken from the client; channel, sender and time are set by

@@ -58,6 +58,8 @@ pub struct CallSignal {
 pub enum Event {
     MessageCreate(FullMessage),
     MessageUpdate(FullMessage),
+    /// A message was pinned or unpinned (`message.pinned` says which).
+    MessagePin(FullMessage),
     MessageDelete {
         id: Id,
         channel_id: Id,
@@ -83,7 +85,12 @@ pub enum Event {
         guild_id: Id,
         user_id: Id,
     },
-    VoiceState(VoiceState),
+    /// A voice state changed; `previous` is the voice channel the user was in
+    /// before (dialects that announce leaving a channel need it).
+    VoiceState {
+        state: VoiceState,
+        previous: Option<Id>,
+    },
     StreamStart(Stream),
     StreamEnd(Stream),
     Typing {

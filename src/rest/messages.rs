@@ -89,6 +89,7 @@ fn history_query(q: &HashMap<String, String>) -> ApiResult<(Id, HistoryQuery)> {
         after: query_id(q, "after")?,
         around: query_id(q, "around")?,
         limit,
+        skip: 0,
     };
     if query.around.is_some() && (query.before.is_some() || query.after.is_some()) {
         return Err(ApiError::invalid(

@@ -161,7 +161,7 @@ async fn set_presence(
         ApiError::invalid("Field `status` must be \"online\", \"idle\", \"dnd\" or \"offline\"")
     })?;
     authed
-        .execute(&world, Command::SetPresence { status })
+        .execute(&world, Command::SetPresence { status, text: None })
         .await?;
     Ok(no_content())
 }

@@ -5,14 +5,14 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use switchboard_protocols::command::{Command, HistoryQuery, NewMessage};
+use switchboard_protocols::command::{Command, NewMessage};
 use switchboard_protocols::event::{Event, FullMessage, ReactionEvent};
 use switchboard_protocols::model::{Attachment, Message};
 use switchboard_protocols::permissions as perm;
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
-use super::{ChannelActor, Outcome, MAX_PAGE};
+use super::{ChannelActor, Outcome};
 
 /// Most files one message may carry.
 const MAX_ATTACHMENTS: usize = 10;
@@ -136,32 +136,6 @@ impl ChannelActor {
         Ok(out)
     }
 
-    fn history(&self, me: Id, q: HistoryQuery) -> GatewayResult<Vec<FullMessage>> {
-        self.require(me, perm::READ_MESSAGE_HISTORY)?;
-        let limit = q.limit.clamp(1, MAX_PAGE);
-        let store = &self.world.store;
-        let messages = match q.around {
-            Some(around) => {
-                let mut older = store.history(self.channel.id, Some(around), None, limit / 2)?;
-                let mut newer =
-                    store.history(self.channel.id, None, Some(around), limit - limit / 2)?;
-                if let Some(m) = store.message(self.channel.id, around)? {
-                    newer.push(m);
-                    if newer.len() + older.len() > limit {
-                        newer.remove(0);
-                    }
-                }
-                newer.append(&mut older);
-                newer
-            }
-            None => store.history(self.channel.id, q.before, q.after, limit)?,
-        };
-        messages
-            .into_iter()
-            .map(|m| self.world.full_message(m))
-            .collect()
-    }
-
     pub(super) fn apply(
         &mut self,
         caller: Caller,
@@ -242,7 +216,7 @@ impl ChannelActor {
                     message.remove_reaction(&emoji, me)
                 };
                 if !changed {
-                    return Ok(Outcome::Now(Reply::Done));
+                    return Ok(Outcome::Now(Reply::Unchanged));
                 }
                 self.world.store.put_message(&message)?;
                 let env = caller.envelope(Event::Reaction(ReactionEvent {
@@ -267,7 +241,7 @@ impl ChannelActor {
                     .store
                     .set_pin(self.channel.id, message_id, pinned)?;
                 let full = self.world.full_message(message)?;
-                let env = caller.envelope(Event::MessageUpdate(full.clone()));
+                let env = caller.envelope(Event::MessagePin(full.clone()));
                 Outcome::Durable(Some(env), Reply::Message(full))
             }
             Command::Typing { .. } => {
@@ -280,6 +254,21 @@ impl ChannelActor {
                 });
                 self.publish(&env, Some(me), started);
                 return Ok(Outcome::Now(Reply::Done));
+            }
+            Command::SearchMessages { query, limit, .. } => {
+                return Ok(Outcome::Now(Reply::Messages(
+                    self.search(me, &query, limit)?,
+                )));
+            }
+            Command::Replies {
+                message_id, limit, ..
+            } => {
+                return Ok(Outcome::Now(Reply::Messages(
+                    self.replies(me, message_id, limit)?,
+                )));
+            }
+            Command::PinnedMessages { .. } => {
+                return Ok(Outcome::Now(Reply::Messages(self.pinned(me)?)));
             }
             Command::History { query, .. } => {
                 return Ok(Outcome::Now(Reply::Messages(self.history(me, query)?)));

@@ -24,9 +24,10 @@ use crate::world::{Caller, Reply, World};
 
 mod keys;
 mod messages;
+mod queries;
 
 /// Largest history page.
-pub const MAX_PAGE: usize = 100;
+pub const MAX_PAGE: usize = 200;
 
 /// What a DM or group recipient may do.
 pub const PRIVATE_BITS: u64 = perm::VIEW_CHANNEL

@@ -13,7 +13,7 @@ use crate::time::rfc3339;
 pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
     Some(match event {
         Event::MessageCreate(m) => (op::MESSAGE_CREATE, objects::message(m)),
-        Event::MessageUpdate(m) => (op::MESSAGE_UPDATE, objects::message(m)),
+        Event::MessageUpdate(m) | Event::MessagePin(m) => (op::MESSAGE_UPDATE, objects::message(m)),
         Event::MessageDelete {
             id,
             channel_id,
@@ -44,7 +44,7 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         // JAM has no GuildDelete op; a GuildUpdate marked `deleted` tells
         // clients to drop the guild.
         Event::GuildDelete { id } => (op::GUILD_UPDATE, json!({"id": id, "deleted": true})),
-        Event::VoiceState(v) => (op::VOICE_STATE_UPDATE, objects::voice_state(v)),
+        Event::VoiceState { state, .. } => (op::VOICE_STATE_UPDATE, objects::voice_state(state)),
         Event::StreamStart(s) => (op::STREAM_START, objects::stream(s)),
         Event::StreamEnd(s) => (op::STREAM_END, objects::stream_end(s)),
         Event::Typing {

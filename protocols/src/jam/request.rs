@@ -86,6 +86,7 @@ fn parse(frame: &Inbound, user: Id) -> Result<Request, JamError> {
             channel_id: opt_id(d, "channel_id")?,
             self_mute: opt_bool(d, "self_mute")?.unwrap_or(false),
             self_deaf: opt_bool(d, "self_deaf")?.unwrap_or(false),
+            peer_id: None,
         },
         op::STREAM_START => Command::StreamStart {
             channel_id: id(d, "channel_id")?,

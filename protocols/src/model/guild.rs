@@ -147,6 +147,10 @@ pub struct VoiceState {
     pub channel_id: Option<Id>,
     pub self_mute: bool,
     pub self_deaf: bool,
+    /// The client's peer-to-peer id (OriginChats PeerJS `peer_id`); the
+    /// server only hands it to the other participants.
+    #[serde(default)]
+    pub peer_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

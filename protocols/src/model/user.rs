@@ -54,6 +54,9 @@ impl Status {
 pub struct Presence {
     pub user_id: Id,
     pub status: Status,
+    /// A custom status line (OriginChats `status.text`), at most 100 chars.
+    #[serde(default)]
+    pub text: String,
 }
 
 /// Which wire dialect a session speaks.
