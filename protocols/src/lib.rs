@@ -10,6 +10,7 @@ pub mod event;
 pub mod id;
 pub mod jam;
 pub mod model;
+pub mod originchats;
 pub mod permissions;
 pub mod time;
 

@@ -25,6 +25,14 @@ pub const MUTE_MEMBERS: u64 = 1 << 22;
 pub const DEAFEN_MEMBERS: u64 = 1 << 23;
 pub const MOVE_MEMBERS: u64 = 1 << 24;
 pub const MANAGE_ROLES: u64 = 1 << 28;
+pub const VIEW_AUDIT_LOG: u64 = 1 << 7;
+pub const EMBED_LINKS: u64 = 1 << 14;
+pub const USE_EXTERNAL_EMOJIS: u64 = 1 << 18;
+pub const USE_VAD: u64 = 1 << 25;
+pub const USE_APPLICATION_COMMANDS: u64 = 1 << 31;
+pub const MANAGE_THREADS: u64 = 1 << 34;
+pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+pub const MODERATE_MEMBERS: u64 = 1 << 40;
 
 /// Every bit Switchboard knows.
 pub const ALL: u64 = CREATE_INVITE
@@ -46,7 +54,15 @@ pub const ALL: u64 = CREATE_INVITE
     | MUTE_MEMBERS
     | DEAFEN_MEMBERS
     | MOVE_MEMBERS
-    | MANAGE_ROLES;
+    | MANAGE_ROLES
+    | VIEW_AUDIT_LOG
+    | EMBED_LINKS
+    | USE_EXTERNAL_EMOJIS
+    | USE_VAD
+    | USE_APPLICATION_COMMANDS
+    | MANAGE_THREADS
+    | CREATE_PUBLIC_THREADS
+    | MODERATE_MEMBERS;
 
 /// What `@everyone` holds in a new guild.
 pub const EVERYONE_DEFAULT: u64 = VIEW_CHANNEL
@@ -153,6 +169,14 @@ pub fn name(bit: u64) -> &'static str {
         DEAFEN_MEMBERS => "DEAFEN_MEMBERS",
         MOVE_MEMBERS => "MOVE_MEMBERS",
         MANAGE_ROLES => "MANAGE_ROLES",
+        VIEW_AUDIT_LOG => "VIEW_AUDIT_LOG",
+        EMBED_LINKS => "EMBED_LINKS",
+        USE_EXTERNAL_EMOJIS => "USE_EXTERNAL_EMOJIS",
+        USE_VAD => "USE_VAD",
+        USE_APPLICATION_COMMANDS => "USE_APPLICATION_COMMANDS",
+        MANAGE_THREADS => "MANAGE_THREADS",
+        CREATE_PUBLIC_THREADS => "CREATE_PUBLIC_THREADS",
+        MODERATE_MEMBERS => "MODERATE_MEMBERS",
         _ => "UNKNOWN",
     }
 }
