@@ -250,16 +250,6 @@ pub enum AuthMode {
     CrackedOnly,
 }
 
-impl AuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMode::Rotur => "rotur",
-            AuthMode::Cracked => "cracked",
-            AuthMode::CrackedOnly => "cracked-only",
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for AuthMode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match String::deserialize(d)?.as_str() {

@@ -6,6 +6,7 @@
 
 mod admin;
 mod config;
+mod originchats_http;
 mod rest;
 mod server;
 mod upgrade;

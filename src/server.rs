@@ -14,14 +14,17 @@ use actix_web::{web, App};
 use anyhow::Context as _;
 use switchboard_actors::hub::ShutdownAll;
 use switchboard_actors::sealed::Sealer;
+use switchboard_actors::session::originchats::{AuthMode, OcConfig, OcContext};
 use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_actors::world::DefaultGuild;
 use switchboard_actors::{World, WorldConfig};
+use switchboard_protocols::originchats::limiter::Limits;
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState};
 use crate::config::{self, Config, LogFormat};
-use crate::{rest, upgrade};
+use crate::upgrade::Listener;
+use crate::{originchats_http, rest, upgrade};
 
 /// Starts logging to stderr. `RUST_LOG`, when set, overrides `log.level`;
 /// a `log.level` that is not a valid filter stops start-up.
@@ -66,6 +69,52 @@ fn world_config(config: &Config) -> WorldConfig {
     }
 }
 
+fn oc_config(config: &Config) -> OcConfig {
+    let oc = &config.originchats;
+    let rl = &oc.rate_limiting;
+    OcConfig {
+        auth_mode: match oc.auth_mode {
+            config::AuthMode::Rotur => AuthMode::Rotur,
+            config::AuthMode::Cracked => AuthMode::Cracked,
+            config::AuthMode::CrackedOnly => AuthMode::CrackedOnly,
+        },
+        rotur_validate_url: oc.rotur_validate_url.clone(),
+        allow_registration: oc.allow_registration,
+        rate_limits: rl.enabled.then_some(Limits {
+            messages_per_minute: rl.messages_per_minute,
+            burst_limit: rl.burst_limit,
+            cooldown_seconds: rl.cooldown_seconds,
+        }),
+        guild: oc.guild.parse().ok().map(switchboard_protocols::Id),
+    }
+}
+
+/// The upgrade service of a listener: hands WebSocket requests to the
+/// session of the dialect their path names.
+fn upgrades(
+    world: Arc<World>,
+    oc: Arc<OcContext>,
+    listener: Listener,
+) -> impl actix_service::ServiceFactory<
+    (
+        actix_http::Request,
+        actix_codec::Framed<actix_rt::net::TcpStream, actix_http::h1::Codec>,
+    ),
+    Config = (),
+    Response = (),
+    Error = upgrade::UpgradeError,
+    InitError = (),
+> {
+    fn_factory(move || {
+        let (world, oc) = (world.clone(), oc.clone());
+        async move {
+            Ok::<_, ()>(fn_service(move |(req, framed)| {
+                upgrade::upgrade(world.clone(), oc.clone(), listener, req, framed)
+            }))
+        }
+    })
+}
+
 fn bind(name: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({name})"))?;
@@ -106,24 +155,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .workers(config.server.workers)
         .disable_signals()
         .shutdown_timeout(config.shutdown.timeout_ms.div_ceil(1000));
+    let oc = OcContext::new(oc_config(&config));
     if let Some(addr) = config.listeners.http {
         let listener = bind("http", addr)?;
-        let w = world.clone();
+        let (w, oc) = (world.clone(), oc.clone());
         let body_limit = config.limits.request_body_bytes;
         builder = builder.listen("http", listener, move || {
-            let w2 = w.clone();
             let app = App::new()
                 .app_data(web::Data::new(w.clone()))
                 .configure(|cfg| rest::configure(cfg, body_limit));
             HttpService::build()
-                .upgrade(fn_factory(move || {
-                    let w = w2.clone();
-                    async move {
-                        Ok::<_, ()>(fn_service(move |(req, framed)| {
-                            upgrade::upgrade(w.clone(), req, framed)
-                        }))
-                    }
-                }))
+                .upgrade(upgrades(w.clone(), oc.clone(), Listener::Main))
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?;
+    }
+    if let Some(addr) = config.listeners.originchats {
+        let listener = bind("originchats", addr)?;
+        let (w, oc) = (world.clone(), oc.clone());
+        builder = builder.listen("originchats", listener, move || {
+            let (w2, oc2) = (w.clone(), oc.clone());
+            let app = App::new().configure(move |cfg| originchats_http::configure(cfg, w2, oc2));
+            HttpService::build()
+                .upgrade(upgrades(w.clone(), oc.clone(), Listener::OriginChats))
                 .finish(map_config(app, |_| AppConfig::default()))
                 .tcp()
         })?;

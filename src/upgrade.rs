@@ -14,7 +14,35 @@ use actix_http::{h1, ws, Request, Response};
 use actix_rt::net::TcpStream;
 use futures_util::SinkExt;
 use switchboard_actors::session::jam::JamSession;
+use switchboard_actors::session::originchats::{OcContext, OcSession};
 use switchboard_actors::World;
+
+/// Which listener an upgrade arrived on: the paths differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// `/ws` (JAM), `/originchats[/<guild id>]`.
+    Main,
+    /// `/` (OriginChats, as stock clients dial it).
+    OriginChats,
+}
+
+enum Target {
+    Jam,
+    OriginChats(switchboard_protocols::Id),
+}
+
+fn target(world: &World, oc: &OcContext, listener: Listener, path: &str) -> Option<Target> {
+    match listener {
+        Listener::Main if path == "/ws" => Some(Target::Jam),
+        Listener::Main if path.starts_with("/originchats") => {
+            oc.guild_for_path(world, path).map(Target::OriginChats)
+        }
+        Listener::OriginChats if path == "/" => {
+            oc.guild_for_path(world, path).map(Target::OriginChats)
+        }
+        _ => None,
+    }
+}
 
 /// An upgrade that failed midway; actix-http logs it.
 #[derive(Debug)]
@@ -39,17 +67,25 @@ fn failed(e: impl std::fmt::Display) -> UpgradeError {
 /// Serves one upgrade request.
 pub async fn upgrade(
     world: Arc<World>,
+    oc: Arc<OcContext>,
+    listener: Listener,
     req: Request,
     mut framed: Framed<TcpStream, h1::Codec>,
 ) -> Result<(), UpgradeError> {
-    let path = req.path().to_string();
-    if path != "/ws" {
+    let found = target(&world, &oc, listener, req.path()).and_then(|t| match t {
+        Target::Jam => Some((t, None)),
+        Target::OriginChats(g) => world
+            .guild_shared(g)
+            .ok()
+            .map(|s| (Target::OriginChats(g), Some(s))),
+    });
+    let Some((target, shared)) = found else {
         let res = Response::not_found().drop_body();
         return framed
             .send((res, BodySize::None).into())
             .await
             .map_err(failed);
-    }
+    };
     let res = match ws::handshake(req.head()) {
         Ok(mut builder) => builder.finish().drop_body(),
         Err(e) => {
@@ -71,6 +107,13 @@ pub async fn upgrade(
     let peer = req
         .peer_addr()
         .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-    JamSession::start(world, framed, peer);
+    match (target, shared) {
+        (Target::OriginChats(guild), Some(shared)) => {
+            OcSession::start(world, oc, guild, shared, framed, peer);
+        }
+        _ => {
+            JamSession::start(world, framed, peer);
+        }
+    }
     Ok(())
 }

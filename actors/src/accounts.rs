@@ -174,6 +174,53 @@ pub async fn register(
     Ok((user, token))
 }
 
+/// An account for someone who signs in through another service (Rotur):
+/// no password, a free username derived from `wanted`, the default guild.
+pub async fn create_linked(world: &Arc<World>, wanted: &str) -> GatewayResult<Arc<User>> {
+    let base: String = wanted
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
+        .take(24)
+        .collect::<String>()
+        .to_lowercase();
+    let base = if base.is_empty() {
+        "user".to_string()
+    } else {
+        base
+    };
+    for attempt in 0..100u32 {
+        let username = if attempt == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{attempt}")
+        };
+        let user = User {
+            id: world.ids.next(),
+            username,
+            display_name: wanted.chars().take(100).collect(),
+            avatar: None,
+            domain: None,
+            public_key: None,
+            bot: false,
+            created_at: now_ms(),
+        };
+        match world.store.create_user(&user, None) {
+            Ok(()) => {
+                let user = world.cache_user(user);
+                if let Some(g) = world.default_guild() {
+                    join_guild(world, user.clone(), g).await?;
+                } else {
+                    world.store.commit().await?;
+                }
+                return Ok(user);
+            }
+            Err(crate::store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(GatewayError::conflict("No free username"))
+}
+
 /// Password login; every failure reads the same.
 pub async fn login(
     world: &Arc<World>,

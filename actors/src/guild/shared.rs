@@ -167,3 +167,19 @@ impl GuildShared {
         self.members.read().keys().copied().collect()
     }
 }
+
+impl GuildShared {
+    /// The guild's roles as they are now.
+    pub fn roles(&self) -> Arc<HashMap<Id, Role>> {
+        self.roles.read().clone()
+    }
+
+    /// A member's roles besides `@everyone`; `None` for non-members.
+    pub fn member_roles(&self, user: Id) -> Option<Vec<Id>> {
+        self.members.read().get(&user).cloned()
+    }
+
+    pub fn owner(&self) -> Id {
+        *self.owner.read()
+    }
+}

@@ -3,5 +3,6 @@
 
 pub mod handle;
 pub mod jam;
+pub mod originchats;
 pub mod ready;
 pub mod ws;

@@ -1,0 +1,272 @@
+//! Authenticated requests (reference §10): each is parsed here, run as
+//! common commands through the world, and answered in the reference's
+//! shapes and words. Broadcasts come back as events (see `events.rs`);
+//! what a command returns here goes to the requester only, with its
+//! `listener`.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::{json, Map, Value};
+use switchboard_protocols::command::{Command, HistoryQuery};
+use switchboard_protocols::event::FullMessage;
+use switchboard_protocols::model::{Channel, ChannelKind, User, VoiceState};
+use switchboard_protocols::originchats::strings as s;
+use switchboard_protocols::originchats::{frame, objects, Inbound};
+use switchboard_protocols::permissions::VIEW_CHANNEL;
+use switchboard_protocols::{GatewayError, Id};
+
+use super::views::{self, find_channel};
+use super::{events, members, messages, voice, OcContext, OcSession};
+use crate::guild::GuildShared;
+use crate::voice::VoiceStates;
+use crate::world::{Caller, Reply, World};
+
+/// The commands this server implements, sorted: the handshake's
+/// `capabilities`.
+pub const CAPABILITIES: [&str; 29] = [
+    "auth",
+    "channels_get",
+    "login",
+    "message_delete",
+    "message_edit",
+    "message_get",
+    "message_new",
+    "message_pin",
+    "message_react_add",
+    "message_react_remove",
+    "message_replies",
+    "message_unpin",
+    "messages_around",
+    "messages_get",
+    "messages_pinned",
+    "messages_search",
+    "ping",
+    "register",
+    "server_info",
+    "status_get",
+    "status_set",
+    "typing",
+    "users_list",
+    "users_online",
+    "voice_join",
+    "voice_leave",
+    "voice_mute",
+    "voice_state",
+    "voice_unmute",
+];
+
+/// Reference commands this server answers with "not supported" rather
+/// than "Unknown command": they need the internet or a plugin host.
+const OUT_OF_SCOPE: [&str; 5] = [
+    "plugins_list",
+    "plugins_reload",
+    "push_get_vapid",
+    "push_subscribe",
+    "push_unsubscribe",
+];
+
+pub(super) type Frames = Vec<Map<String, Value>>;
+
+/// One request in flight, with what it needs from the session.
+#[derive(Clone)]
+pub(super) struct Op {
+    pub(super) world: Arc<World>,
+    pub(super) ctx: Arc<OcContext>,
+    pub(super) guild: Id,
+    pub(super) shared: Arc<GuildShared>,
+    pub(super) user: Arc<User>,
+    pub(super) session: u64,
+    pub(super) listener: Option<String>,
+    pub(super) cmd: String,
+    pub(super) body: Map<String, Value>,
+}
+
+pub(super) fn id_of(v: &Value) -> Option<Id> {
+    match v {
+        Value::String(s) => s.parse().ok().map(Id),
+        Value::Number(n) => n.as_u64().map(Id),
+        _ => None,
+    }
+}
+
+impl Op {
+    pub(super) fn err(&self, val: &str) -> Frames {
+        vec![frame::error(Some(&self.cmd), val)]
+    }
+
+    pub(super) fn reply(&self, fields: impl IntoIterator<Item = (&'static str, Value)>) -> Frames {
+        vec![frame::reply(&self.cmd, fields)]
+    }
+
+    pub(super) fn text(&self, key: &str) -> Option<String> {
+        self.body
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    pub(super) fn id(&self, key: &str) -> Option<Id> {
+        self.body.get(key).and_then(id_of)
+    }
+
+    pub(super) fn caller(&self) -> Caller {
+        Caller {
+            user: self.user.clone(),
+            session: Some(self.session),
+            reference: self.listener.clone(),
+        }
+    }
+
+    pub(super) async fn exec(&self, command: Command) -> Result<Reply, GatewayError> {
+        self.world.execute(self.caller(), command).await
+    }
+
+    /// A viewable text channel named by `channel`, or the reference's
+    /// errors (the access errors carry no `src`, as in the reference).
+    pub(super) fn text_channel(&self) -> Result<Channel, Frames> {
+        let Some(name) = self.text("channel").filter(|n| !n.is_empty()) else {
+            if self.body.contains_key("thread_id") {
+                return Err(self.err(s::THREAD_NOT_FOUND));
+            }
+            return Err(vec![frame::error(None, s::CHANNEL_NAME_NOT_PROVIDED)]);
+        };
+        let Some(channel) = find_channel(&self.world, self.guild, &name) else {
+            return Err(self.err(s::CHANNEL_NOT_FOUND));
+        };
+        if self.shared.channel_bits(self.user.id, &channel) & VIEW_CHANNEL == 0 {
+            return Err(vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)]);
+        }
+        if !matches!(channel.kind, ChannelKind::Text | ChannelKind::Forum) {
+            return Err(vec![frame::error(None, s::WRONG_CHANNEL_TYPE)]);
+        }
+        Ok(channel)
+    }
+
+    pub(super) fn message_json(&self, fm: &FullMessage) -> Value {
+        let names = |id: Id| events::username(&self.world, id);
+        let reply_user = fm.message.reply_to.and_then(|r| {
+            self.world
+                .store
+                .message(fm.message.channel_id, r)
+                .ok()
+                .flatten()
+                .map(|m| events::username(&self.world, m.author_id))
+        });
+        objects::message(fm, &names, reply_user)
+    }
+
+    pub(super) fn messages_json(&self, list: &[FullMessage]) -> Value {
+        Value::Array(list.iter().map(|m| self.message_json(m)).collect())
+    }
+
+    pub(super) async fn history(
+        &self,
+        channel: Id,
+        query: HistoryQuery,
+    ) -> Result<Vec<FullMessage>, GatewayError> {
+        match self
+            .exec(Command::History {
+                channel_id: channel,
+                query,
+            })
+            .await?
+        {
+            Reply::Messages(m) => Ok(m),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    pub(super) async fn voice_states(&self) -> Vec<VoiceState> {
+        self.world
+            .voice()
+            .send(VoiceStates(vec![self.guild]))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// A rate-limited command: `rate_limit` (to the requester) if refused.
+    pub(super) fn rate_limited(&self) -> Option<Frames> {
+        let denied = self.ctx.check_rate(self.user.id).err()?;
+        let mut reply = frame::reply("rate_limit", [("length", json!(denied.length_ms))]);
+        if self.cmd != "message_edit" {
+            reply.insert("reason".into(), json!(denied.reason));
+        }
+        Some(vec![reply])
+    }
+}
+
+/// Runs one authenticated request.
+async fn run(op: Op) -> Frames {
+    match op.cmd.as_str() {
+        "channels_get" => {
+            let voice = op.voice_states().await;
+            let val = views::channel_list(&op.world, &op.shared, op.guild, op.user.id, &voice);
+            vec![frame::reply("channels_get", [("val", Value::Array(val))])]
+        }
+        "server_info" => {
+            let guild = op.world.store.guild(op.guild).ok().flatten();
+            op.reply([
+                ("name", json!(guild.map(|g| g.name))),
+                ("icon", Value::Null),
+                ("banner", Value::Null),
+            ])
+        }
+        "users_list" | "users_online" | "status_set" | "status_get" => members::run(op).await,
+        "voice_join" | "voice_leave" | "voice_mute" | "voice_unmute" | "voice_state" => {
+            voice::run(op).await
+        }
+        _ => messages::run(op).await,
+    }
+}
+
+impl OcSession {
+    fn spawn(
+        &mut self,
+        c: &mut Context<Self>,
+        listener: Option<String>,
+        work: impl std::future::Future<Output = Frames> + 'static,
+    ) {
+        c.spawn(work.into_actor(self).map(move |frames, act, c| {
+            for f in frames {
+                act.send(c, &f, listener.as_deref());
+            }
+        }));
+    }
+
+    pub(super) fn dispatch(&mut self, c: &mut Context<Self>, req: Inbound) {
+        let listener = req.listener.clone();
+        let Some(user) = self.user.clone() else {
+            return;
+        };
+        let Some(cmd) = req.cmd.clone() else {
+            let e = frame::error(None, "Unknown command: None");
+            return self.send(c, &e, listener.as_deref());
+        };
+        let op = Op {
+            world: self.world.clone(),
+            ctx: self.ctx.clone(),
+            guild: self.guild_id,
+            shared: self.shared.clone(),
+            user,
+            session: self.id,
+            listener: listener.clone(),
+            cmd: cmd.clone(),
+            body: req.body,
+        };
+        let frames: Frames = match cmd.as_str() {
+            "ping" => vec![frame::reply("pong", [("val", json!("pong"))])],
+            "auth" | "login" | "register" => op.err(&format!("Unknown command: {cmd}")),
+            name if CAPABILITIES.contains(&name) => {
+                return self.spawn(c, listener, run(op));
+            }
+            name if OUT_OF_SCOPE.contains(&name) => {
+                op.err(&format!("{name} is not supported by this server"))
+            }
+            name => op.err(&format!("Unknown command: {name}")),
+        };
+        for f in frames {
+            self.send(c, &f, listener.as_deref());
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Users and status (reference §10.5).
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use switchboard_protocols::command::Command;
+use switchboard_protocols::model::{Presence, Status};
+use switchboard_protocols::originchats::strings as s;
+use switchboard_protocols::Id;
+
+use super::commands::{Frames, Op};
+use super::views::{presence_map, user_entry};
+use crate::hub::Presences;
+
+const STATUSES: &str = "Invalid status. Must be one of: online, idle, dnd, offline, invisible";
+
+async fn presences(op: &Op, users: Vec<Id>) -> HashMap<Id, Presence> {
+    presence_map(
+        op.world
+            .hub()
+            .send(Presences(users))
+            .await
+            .unwrap_or_default(),
+    )
+}
+
+pub(super) async fn run(op: Op) -> Frames {
+    match op.cmd.as_str() {
+        "users_list" => {
+            let members = op.shared.member_ids();
+            let online = presences(&op, members.clone()).await;
+            let users: Vec<Value> = members
+                .iter()
+                .filter_map(|u| user_entry(&op.world, &op.shared, *u, online.get(u)))
+                .collect();
+            op.reply([("users", Value::Array(users))])
+        }
+        "users_online" => {
+            let online = presences(&op, op.shared.member_ids()).await;
+            let users: Vec<Value> = online
+                .values()
+                .filter_map(|p| {
+                    let mut e = user_entry(&op.world, &op.shared, p.user_id, Some(p))?;
+                    if let Some(o) = e.as_object_mut() {
+                        o.remove("cracked");
+                        o.remove("pfp");
+                    }
+                    Some(e)
+                })
+                .collect();
+            op.reply([("users", Value::Array(users))])
+        }
+        "status_set" => status_set(op).await,
+        _ => status_get(op).await,
+    }
+}
+
+async fn status_set(op: Op) -> Frames {
+    let Some(word) = op.text("status") else {
+        return op.err("Status is required");
+    };
+    let status = match word.as_str() {
+        "online" => Status::Online,
+        "idle" => Status::Idle,
+        "dnd" => Status::Dnd,
+        "offline" | "invisible" => Status::Offline,
+        _ => return op.err(STATUSES),
+    };
+    let text = op.text("text");
+    if text.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return op.err("Status text must be at most 100 characters");
+    }
+    let shown = json!({"status": word, "text": text.clone().unwrap_or_default()});
+    if let Err(e) = op.exec(Command::SetPresence { status, text }).await {
+        return op.err(&e.message);
+    }
+    if status == Status::Offline {
+        vec![switchboard_protocols::originchats::frame::reply(
+            "status_set",
+            [("status", shown), ("global", json!(true))],
+        )]
+    } else {
+        vec![switchboard_protocols::originchats::frame::reply(
+            "status_get",
+            [
+                ("username", json!(op.user.username)),
+                ("status", shown),
+                ("global", json!(true)),
+            ],
+        )]
+    }
+}
+
+async fn status_get(op: Op) -> Frames {
+    let Some(name) = op.text("user").filter(|n| !n.is_empty()) else {
+        return op.err("User parameter is required");
+    };
+    let user = match op.world.store.user_by_name(&name) {
+        Ok(Some(u)) if op.shared.is_member(u.id) => u,
+        _ => return op.err(s::USER_NOT_FOUND),
+    };
+    let p = presences(&op, vec![user.id]).await;
+    let (status, text) = p
+        .get(&user.id)
+        .map_or((Status::Offline, String::new()), |p| {
+            (p.status, p.text.clone())
+        });
+    vec![switchboard_protocols::originchats::frame::reply(
+        "status",
+        [
+            ("username", json!(user.username)),
+            ("status", json!({"status": status.as_str(), "text": text})),
+        ],
+    )]
+}

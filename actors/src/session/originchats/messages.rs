@@ -1,0 +1,473 @@
+//! Message requests (reference §10.1). Successful writes answer through
+//! their broadcast (the requester's copy carries its `listener`); reads and
+//! failures answer here.
+
+use serde_json::{json, Value};
+use switchboard_protocols::command::{Command, HistoryQuery, NewMessage};
+use switchboard_protocols::originchats::strings as s;
+use switchboard_protocols::originchats::{frame, SEARCH_RESULTS};
+use switchboard_protocols::{ErrorKind, GatewayError, Id};
+
+use super::commands::{Frames, Op};
+use crate::world::Reply;
+
+/// Most messages one `messages_get` or `messages_around` side returns.
+const MAX_PAGE: usize = 200;
+
+fn denied(e: &GatewayError) -> bool {
+    e.kind == ErrorKind::Forbidden
+}
+
+pub(super) async fn run(op: Op) -> Frames {
+    match op.cmd.as_str() {
+        "message_new" => message_new(op).await,
+        "message_edit" => message_edit(op).await,
+        "message_delete" => message_delete(op).await,
+        "message_get" => message_get(op).await,
+        "messages_get" => messages_get(op).await,
+        "messages_around" => messages_around(op).await,
+        "message_replies" => message_replies(op).await,
+        "messages_search" => messages_search(op).await,
+        "messages_pinned" => messages_pinned(op).await,
+        "message_pin" | "message_unpin" => pin(op).await,
+        "message_react_add" | "message_react_remove" => react(op).await,
+        "typing" => typing(op).await,
+        other => op.err(&format!("Unknown command: {other}")),
+    }
+}
+
+async fn message_new(op: Op) -> Frames {
+    let content = op.text("content").map(|c| c.trim().to_string());
+    let attachments: Vec<Id> = op
+        .body
+        .get("attachments")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.get("id").and_then(super::commands::id_of))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut missing = Vec::new();
+    if op.text("channel").is_none() && !op.body.contains_key("thread_id") {
+        missing.push("channel or thread_id");
+    }
+    if content.is_none() && attachments.is_empty() {
+        missing.push("content or attachments");
+    }
+    if !missing.is_empty() {
+        return op.err(&format!("Missing fields: {}", missing.join(", ")));
+    }
+    let content = content.unwrap_or_default();
+    if content.is_empty() && attachments.is_empty() {
+        return op.err("Message content or attachments cannot be empty");
+    }
+    let max = op.world.config.message_length;
+    if content.chars().count() > max {
+        return op.err(&format!(
+            "Message too long. Maximum length is {max} characters"
+        ));
+    }
+    if let Some(limited) = op.rate_limited() {
+        return limited;
+    }
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) if op.text("channel").is_some() && e[0].get("src").is_none() => {
+            // Not viewable or not a text channel: the send check's words.
+            return op.err("You do not have permission to send messages in this channel");
+        }
+        Err(e) => return e,
+    };
+    let reply_to = match op.body.get("reply_to") {
+        None | Some(Value::Null) => None,
+        Some(v) => match super::commands::id_of(v) {
+            Some(id) => Some(id),
+            None => return op.err("The message you're trying to reply to was not found"),
+        },
+    };
+    let command = Command::SendMessage(NewMessage {
+        channel_id: channel.id,
+        content,
+        reply_to,
+        attachments,
+        encrypted: false,
+        nonce: None,
+        client_ref: None,
+    });
+    match op.exec(command).await {
+        Ok(_) => Vec::new(),
+        Err(e) if denied(&e) && e.message.contains("uploader") => {
+            op.err("You can only attach your own uploads")
+        }
+        Err(e) if denied(&e) => {
+            op.err("You do not have permission to send messages in this channel")
+        }
+        Err(e) if e.kind == ErrorKind::NotFound && e.message.contains("file") => {
+            op.err("Attachment not found or expired")
+        }
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            op.err("The message you're trying to reply to was not found")
+        }
+        Err(e) if e.kind == ErrorKind::Invalid && e.message.contains("encrypted") => {
+            op.err("Cannot send messages in this channel type")
+        }
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn message_edit(op: Op) -> Frames {
+    let (Some(id), Some(content)) = (op.id("id"), op.text("content")) else {
+        return op.err("Invalid message edit format");
+    };
+    if let Some(limited) = op.rate_limited() {
+        return limited;
+    }
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let max = op.world.config.message_length;
+    if content.trim().chars().count() > max {
+        return op.err(&format!(
+            "Message too long. Maximum length is {max} characters"
+        ));
+    }
+    let command = Command::EditMessage {
+        channel_id: channel.id,
+        message_id: id,
+        content: content.trim().to_string(),
+        encrypted: false,
+        nonce: None,
+    };
+    match op.exec(command).await {
+        Ok(_) => Vec::new(),
+        Err(e) if denied(&e) => op.err("You do not have permission to edit this message"),
+        Err(e) if e.kind == ErrorKind::NotFound => op.err("Message not found or cannot be edited"),
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn message_delete(op: Op) -> Frames {
+    let Some(id) = op.id("id") else {
+        return op.err("Invalid message delete format");
+    };
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let command = Command::DeleteMessage {
+        channel_id: channel.id,
+        message_id: id,
+    };
+    match op.exec(command).await {
+        Ok(_) => Vec::new(),
+        Err(e) if denied(&e) => op.err("You do not have permission to delete this message"),
+        Err(e) if e.kind == ErrorKind::NotFound => op.err("Message not found or cannot be deleted"),
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn message_get(op: Op) -> Frames {
+    if op.text("channel").is_none() || op.id("id").is_none() {
+        return op.err("Channel/thread and message ID are required");
+    }
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let command = Command::GetMessage {
+        channel_id: channel.id,
+        message_id: op.id("id").unwrap_or_default(),
+    };
+    match op.exec(command).await {
+        Ok(Reply::Message(m)) => op.reply([
+            ("channel", json!(channel.name)),
+            ("message", op.message_json(&m)),
+        ]),
+        Ok(_) | Err(_) => op.err(s::MESSAGE_NOT_FOUND),
+    }
+}
+
+/// `start` is a number of newest messages to skip, or a message id: the
+/// page then ends just before that message.
+async fn messages_get(op: Op) -> Frames {
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let limit = op
+        .body
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(100, |l| (l as usize).clamp(1, MAX_PAGE));
+    let start = op.body.get("start").cloned().unwrap_or(json!(0));
+    let (query, range) = match &start {
+        Value::Number(n) => {
+            let skip = n.as_u64().unwrap_or(0) as usize;
+            let q = HistoryQuery {
+                limit,
+                skip,
+                ..HistoryQuery::default()
+            };
+            (q, json!({"start": skip, "end": skip + limit}))
+        }
+        Value::String(id) => match id.parse::<u64>() {
+            Ok(id) => {
+                let q = HistoryQuery {
+                    before: Some(Id(id)),
+                    limit,
+                    ..HistoryQuery::default()
+                };
+                (q, json!({"start": start, "end": limit}))
+            }
+            Err(_) => return op.err("start must be a number or a message id"),
+        },
+        _ => return op.err("start must be a number or a message id"),
+    };
+    match op.history(channel.id, query).await {
+        Ok(mut list) => {
+            list.reverse();
+            op.reply([
+                ("channel", json!(channel.name)),
+                ("messages", op.messages_json(&list)),
+                ("range", range),
+            ])
+        }
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn messages_around(op: Op) -> Frames {
+    let Some(around) = op.id("around") else {
+        return op.err("around (message ID) is required");
+    };
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let bound = |k: &str| {
+        op.body
+            .get("bounds")
+            .and_then(|b| b.get(k))
+            .and_then(Value::as_u64)
+            .map_or(50, |n| (n as usize).min(MAX_PAGE))
+    };
+    let (above, below) = (bound("above"), bound("below"));
+    let target = match op
+        .exec(Command::GetMessage {
+            channel_id: channel.id,
+            message_id: around,
+        })
+        .await
+    {
+        Ok(Reply::Message(m)) => m,
+        _ => return op.err(s::MESSAGE_NOT_FOUND),
+    };
+    let older = if below == 0 {
+        Vec::new()
+    } else {
+        let q = HistoryQuery {
+            before: Some(around),
+            limit: below,
+            ..HistoryQuery::default()
+        };
+        op.history(channel.id, q).await.unwrap_or_default()
+    };
+    let newer = if above == 0 {
+        Vec::new()
+    } else {
+        let q = HistoryQuery {
+            after: Some(around),
+            limit: above,
+            ..HistoryQuery::default()
+        };
+        op.history(channel.id, q).await.unwrap_or_default()
+    };
+    let mut list: Vec<_> = older.into_iter().rev().collect();
+    let start = list.len();
+    list.push(target);
+    list.extend(newer.into_iter().rev());
+    op.reply([
+        ("channel", json!(channel.name)),
+        ("thread_id", Value::Null),
+        ("messages", op.messages_json(&list)),
+        (
+            "range",
+            json!({"start": 0, "end": list.len(), "target": start}),
+        ),
+    ])
+}
+
+async fn message_replies(op: Op) -> Frames {
+    let (Some(_), Some(id)) = (op.text("channel"), op.id("id")) else {
+        return op.err("Channel name and message ID are required");
+    };
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let limit = op
+        .body
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(50, |l| l as usize);
+    let command = Command::Replies {
+        channel_id: channel.id,
+        message_id: id,
+        limit,
+    };
+    match op.exec(command).await {
+        Ok(Reply::Messages(list)) => op.reply([
+            ("channel", json!(channel.name)),
+            ("message_id", json!(id)),
+            ("replies", op.messages_json(&list)),
+        ]),
+        Ok(_) => op.err(s::MESSAGE_NOT_FOUND),
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn messages_search(op: Op) -> Frames {
+    let (Some(_), Some(query)) = (op.text("channel"), op.text("query")) else {
+        return op.err("Channel name and query are required");
+    };
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let command = Command::SearchMessages {
+        channel_id: channel.id,
+        query: query.clone(),
+        limit: SEARCH_RESULTS,
+    };
+    match op.exec(command).await {
+        Ok(Reply::Messages(list)) => op.reply([
+            ("channel", json!(channel.name)),
+            ("query", json!(query)),
+            ("results", op.messages_json(&list)),
+        ]),
+        Ok(_) => Vec::new(),
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn messages_pinned(op: Op) -> Frames {
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    match op
+        .exec(Command::PinnedMessages {
+            channel_id: channel.id,
+        })
+        .await
+    {
+        Ok(Reply::Messages(list)) => op.reply([
+            ("channel", json!(channel.name)),
+            ("messages", op.messages_json(&list)),
+        ]),
+        Ok(_) => Vec::new(),
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn pin(op: Op) -> Frames {
+    let pinned = op.cmd == "message_pin";
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let Some(id) = op.id("id") else {
+        return op.err("Message ID is required");
+    };
+    let command = Command::Pin {
+        channel_id: channel.id,
+        message_id: id,
+        pinned,
+    };
+    match op.exec(command).await {
+        Ok(_) => Vec::new(),
+        Err(e) if denied(&e) => {
+            op.err("You do not have permission to pin messages in this channel")
+        }
+        // The reference answers a missing message with `pinned: false`.
+        Err(e) if e.kind == ErrorKind::NotFound => op.reply([
+            ("id", json!(id)),
+            ("channel", json!(channel.name)),
+            ("pinned", json!(false)),
+        ]),
+        Err(e) => op.err(&e.message),
+    }
+}
+
+async fn react(op: Op) -> Frames {
+    let add = op.cmd == "message_react_add";
+    let (Some(id), Some(emoji)) = (op.id("id"), op.text("emoji")) else {
+        return op.err("Message ID and emoji are required");
+    };
+    if emoji.is_empty() || emoji.chars().count() > 200 {
+        return op.err("Invalid emoji");
+    }
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let failed = if add {
+        "Failed to add reaction"
+    } else {
+        "Failed to remove reaction"
+    };
+    let command = Command::React {
+        channel_id: channel.id,
+        message_id: id,
+        emoji,
+        add,
+    };
+    match op.exec(command).await {
+        Ok(Reply::Unchanged) => op.err(failed),
+        Ok(_) => Vec::new(),
+        Err(e) if denied(&e) => op.err(if add {
+            "You do not have permission to add reactions to this message"
+        } else {
+            "You do not have permission to remove reactions from this message"
+        }),
+        Err(_) => op.err(failed),
+    }
+}
+
+/// Typing reaches everyone else as an event; the requester's own copy of
+/// the global reply is sent from here.
+async fn typing(op: Op) -> Frames {
+    if op.text("channel").is_none() && !op.body.contains_key("thread_id") {
+        return op.err("Channel name or thread_id not provided");
+    }
+    if let Some(limited) = op.rate_limited() {
+        return limited;
+    }
+    let channel = match op.text_channel() {
+        Ok(c) => c,
+        Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
+            return vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)];
+        }
+        Err(e) => return e,
+    };
+    match op
+        .exec(Command::Typing {
+            channel_id: channel.id,
+        })
+        .await
+    {
+        Ok(_) => vec![frame::reply(
+            "typing",
+            [
+                ("channel", json!(channel.name)),
+                ("user", json!(op.user.username)),
+                ("thread_id", Value::Null),
+                ("global", json!(true)),
+            ],
+        )],
+        Err(e) if denied(&e) => vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)],
+        Err(e) => op.err(&e.message),
+    }
+}

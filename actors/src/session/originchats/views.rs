@@ -1,0 +1,149 @@
+//! Lists an OriginChats client asks for: its guild's channels with their
+//! permission lists, its users with roles and status.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use switchboard_protocols::model::{Channel, ChannelKind, Presence, Role, Status, VoiceState};
+use switchboard_protocols::originchats::{objects, perms, EVERYONE, OWNER};
+use switchboard_protocols::permissions::VIEW_CHANNEL;
+use switchboard_protocols::Id;
+
+use super::OcSession;
+use crate::guild::GuildShared;
+use crate::world::World;
+
+/// A member's OriginChats role names (owner first, `user` last) and the
+/// colour of the first role that has one.
+pub(super) fn roles_of(shared: &GuildShared, user: Id) -> (Vec<String>, Option<String>) {
+    let roles = shared.roles();
+    let mut names = Vec::new();
+    if shared.owner() == user {
+        names.push(OWNER.to_string());
+    }
+    let mut mine: Vec<&Role> = shared
+        .member_roles(user)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| roles.get(r))
+        .collect();
+    mine.sort_by_key(|r| (r.position, r.id));
+    let color = mine
+        .iter()
+        .find(|r| r.color != 0)
+        .and_then(|r| objects::color(r.color));
+    names.extend(mine.iter().map(|r| r.name.clone()));
+    names.push(EVERYONE.to_string());
+    (names, color)
+}
+
+/// Channels of the guild in display order.
+pub(super) fn guild_channels(world: &World, guild: Id) -> Vec<Channel> {
+    let mut channels = world.store.channels_of(guild).unwrap_or_default();
+    channels.sort_by_key(|c| (c.position, c.id));
+    channels
+}
+
+/// A channel of the guild by name: exact first, then ignoring case.
+pub(super) fn find_channel(world: &World, guild: Id, name: &str) -> Option<Channel> {
+    let channels = guild_channels(world, guild);
+    channels
+        .iter()
+        .find(|c| c.name == name)
+        .or_else(|| channels.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+        .cloned()
+}
+
+fn kind_word(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Voice => "voice",
+        ChannelKind::Forum => "forum",
+        _ => "text",
+    }
+}
+
+/// `{"username","roles","color"}` of a member.
+pub(super) fn brief(shared: &GuildShared, user: Id, name: &str) -> Value {
+    let (roles, color) = roles_of(shared, user);
+    objects::user_brief(name, &roles, color)
+}
+
+/// `channels_get.val`: the channels `me` may view, in display order.
+pub(super) fn channel_list(
+    world: &World,
+    shared: &GuildShared,
+    guild: Id,
+    me: Id,
+    voice: &[VoiceState],
+) -> Vec<Value> {
+    let roles: Vec<Role> = shared.roles().values().cloned().collect();
+    guild_channels(world, guild)
+        .into_iter()
+        .filter(|c| shared.channel_bits(me, c) & VIEW_CHANNEL != 0)
+        .map(|c| {
+            let mut o = json!({
+                "type": kind_word(c.kind),
+                "name": c.name,
+                "description": c.topic,
+                "permissions": perms::channel_permission_lists(&c, &roles),
+            });
+            match c.kind {
+                ChannelKind::Voice => {
+                    let state: Vec<Value> = voice
+                        .iter()
+                        .filter(|s| s.channel_id == Some(c.id))
+                        .map(|s| {
+                            json!({
+                                "username": super::events::username(world, s.user_id),
+                                "muted": s.self_mute,
+                            })
+                        })
+                        .collect();
+                    o["voice_state"] = Value::Array(state);
+                }
+                _ => {
+                    let last = world.store.history(c.id, None, None, 1).ok();
+                    let last = last.as_ref().and_then(|l| l.first());
+                    o["last_message"] = json!(last.map(|m| objects::timestamp(m.created_at)));
+                    o["last_message_id"] = json!(last.map(|m| m.id));
+                }
+            }
+            o
+        })
+        .collect()
+}
+
+/// One `users_list` / `users_online` entry.
+pub(super) fn user_entry(
+    world: &World,
+    shared: &GuildShared,
+    user: Id,
+    presence: Option<&Presence>,
+) -> Option<Value> {
+    let u = world.user(user).ok()?;
+    let (roles, color) = roles_of(shared, user);
+    let (status, text) = match presence {
+        Some(p) => (p.status, p.text.clone()),
+        None => (Status::Offline, String::new()),
+    };
+    Some(json!({
+        "username": u.username,
+        "nickname": u.display_name,
+        "roles": roles,
+        "color": color,
+        "status": {"status": status.as_str(), "text": text},
+        "cracked": true,
+        "pfp": u.avatar,
+    }))
+}
+
+/// Presences by user.
+pub(super) fn presence_map(presences: Vec<Presence>) -> HashMap<Id, Presence> {
+    presences.into_iter().map(|p| (p.user_id, p)).collect()
+}
+
+impl OcSession {
+    pub(super) fn user_brief(&self, user: Id, name: &str) -> Value {
+        brief(&self.shared, user, name)
+    }
+}
