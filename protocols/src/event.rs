@@ -85,6 +85,12 @@ pub enum Event {
         guild_id: Id,
         user_id: Id,
     },
+    /// A member's roles changed.
+    MemberRoles {
+        guild_id: Id,
+        user_id: Id,
+        roles: Vec<Id>,
+    },
     /// A voice state changed; `previous` is the voice channel the user was in
     /// before (dialects that announce leaving a channel need it).
     VoiceState {

@@ -298,7 +298,13 @@ impl GuildActor {
                 roles.dedup();
                 member.roles = roles.clone();
                 self.world.store.put_member(member)?;
-                self.shared.set_member(user_id, roles);
+                self.shared.set_member(user_id, roles.clone());
+                let event = Event::MemberRoles {
+                    guild_id: self.state.guild.id,
+                    user_id,
+                    roles,
+                };
+                self.to_viewers(&mut d, &caller, None, event);
                 Reply::Done
             }
             Command::CreateInvite { .. } => {

@@ -17,14 +17,14 @@ use switchboard_protocols::permissions::VIEW_CHANNEL;
 use switchboard_protocols::{GatewayError, Id};
 
 use super::views::{self, find_channel};
-use super::{events, members, messages, voice, OcContext, OcSession};
+use super::{events, members, messages, roles, server, voice, OcContext, OcSession};
 use crate::guild::GuildShared;
 use crate::voice::VoiceStates;
 use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 29] = [
+pub const CAPABILITIES: [&str; 38] = [
     "auth",
     "channels_get",
     "login",
@@ -42,11 +42,20 @@ pub const CAPABILITIES: [&str; 29] = [
     "messages_pinned",
     "messages_search",
     "ping",
+    "rate_limit_reset",
+    "rate_limit_status",
     "register",
+    "role_create",
+    "role_delete",
+    "role_update",
+    "roles_list",
     "server_info",
+    "server_update",
     "status_get",
     "status_set",
     "typing",
+    "user_roles_get",
+    "user_roles_set",
     "users_list",
     "users_online",
     "voice_join",
@@ -213,6 +222,9 @@ async fn run(op: Op) -> Frames {
             ])
         }
         "users_list" | "users_online" | "status_set" | "status_get" => members::run(op).await,
+        "roles_list" | "role_create" | "role_update" | "role_delete" | "user_roles_get"
+        | "user_roles_set" => roles::run(op).await,
+        "server_update" | "rate_limit_status" | "rate_limit_reset" => server::run(op).await,
         "voice_join" | "voice_leave" | "voice_mute" | "voice_unmute" | "voice_state" => {
             voice::run(op).await
         }

@@ -54,6 +54,8 @@ fn guild_of(event: &Event) -> Option<Option<Id>> {
         Event::Typing { guild_id, .. } => *guild_id,
         Event::VoiceState { state, .. } => Some(state.guild_id),
         Event::MemberJoin { guild_id, .. } => Some(*guild_id),
+        Event::MemberRoles { guild_id, .. } => Some(*guild_id),
+        Event::GuildUpdate(g) => Some(g.guild.id),
         _ => return None,
     })
 }
@@ -178,6 +180,33 @@ pub(super) fn render(world: &World, event: &Event) -> Vec<Map<String, Value>> {
             }
             out
         }
+        Event::GuildUpdate(g) => vec![
+            frame::reply(
+                "server_update",
+                [
+                    ("name", json!(g.guild.name)),
+                    ("icon", json!(g.guild.icon)),
+                    ("banner", Value::Null),
+                ],
+            ),
+            frame::reply(
+                "roles_list",
+                [(
+                    "roles",
+                    Value::Object(super::roles::roles_map(&g.roles, g.guild.id)),
+                )],
+            ),
+        ],
+        Event::MemberRoles {
+            guild_id, user_id, ..
+        } => match world.guild_shared(*guild_id) {
+            Ok(shared) => vec![super::roles::member_roles_frame(
+                &shared,
+                &username(world, *user_id),
+                *user_id,
+            )],
+            Err(_) => Vec::new(),
+        },
         Event::MemberJoin { user, .. } => vec![frame::reply(
             "user_join",
             [(

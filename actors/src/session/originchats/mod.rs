@@ -11,6 +11,8 @@ mod commands;
 mod events;
 mod members;
 mod messages;
+mod roles;
+mod server;
 mod views;
 mod voice;
 
@@ -97,6 +99,26 @@ impl OcContext {
             .entry(user)
             .or_default()
             .check(&limits, now)
+    }
+
+    /// Requests counted in the last minute and the last 10 s, and the
+    /// cooldown left, for `rate_limit_status`.
+    pub fn rate_status(&self, user: Id) -> (usize, usize, f64) {
+        let Some(limits) = self.config.rate_limits else {
+            return (0, 0, 0.0);
+        };
+        let now = switchboard_protocols::time::now_ms() as f64 / 1000.0;
+        self.windows
+            .lock()
+            .get(&user)
+            .map_or((0, 0, 0.0), |w| w.status(&limits, now))
+    }
+
+    /// `rate_limit_reset`: the window and cooldown, not a timeout.
+    pub fn rate_reset(&self, user: Id) {
+        if let Some(w) = self.windows.lock().get_mut(&user) {
+            w.reset();
+        }
     }
 
     /// The guild a path serves: `/` → the configured or default guild;
@@ -206,7 +228,7 @@ impl OcSession {
                     },
                     "version": oc::VERSION,
                     "validator_key": self.validator_key,
-                    "capabilities": commands::CAPABILITIES,
+                    "capabilities": &commands::CAPABILITIES[..],
                     "permissions": permissions,
                     "auth_mode": self.ctx.config.auth_mode.as_str(),
                 }),
@@ -337,10 +359,16 @@ impl Handler<Deliver> for OcSession {
             return;
         }
         let frames = self.encode_event(&env);
+        // Side broadcasts (`roles_list`, `server_update` after a change)
+        // never carry the requester's listener; global replies do.
+        let side = matches!(
+            env.event,
+            switchboard_protocols::event::Event::GuildUpdate(_)
+        );
         let listener = env
             .origin
             .as_ref()
-            .filter(|o| o.session == self.id)
+            .filter(|o| o.session == self.id && !side)
             .and_then(|o| o.reference.clone());
         for prefix in frames {
             let text = frame::finish(&prefix, listener.as_deref());

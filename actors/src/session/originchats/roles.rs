@@ -1,0 +1,296 @@
+//! Roles (reference §10.6 and the role parts of §10.5): the guild's roles
+//! under their OriginChats names, `user` for `@everyone` and the `owner`
+//! pseudo-role, which cannot be changed.
+
+use serde_json::{json, Map, Value};
+use switchboard_protocols::command::{Command, RolePatch};
+use switchboard_protocols::model::Role;
+use switchboard_protocols::originchats::perms::{role_permission_names, ROLE_PERMISSIONS};
+use switchboard_protocols::originchats::strings as s;
+use switchboard_protocols::originchats::{frame, objects, EVERYONE, OWNER};
+use switchboard_protocols::{ErrorKind, GatewayError, Id};
+
+use super::commands::{Frames, Op};
+use super::views::roles_of;
+use crate::world::Reply;
+
+const PROTECTED: [&str; 2] = [OWNER, EVERYONE];
+
+/// `roles_list.roles`: name → role, owner first, `user` last.
+pub(super) fn roles_map(roles: &[Role], guild: Id) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert(
+        OWNER.into(),
+        json!({"id": OWNER, "description": "The guild's owner", "color": null, "hoisted": true,
+               "permissions": ["administrator"], "self_assignable": false, "category": null, "position": 0}),
+    );
+    let mut sorted: Vec<&Role> = roles.iter().filter(|r| r.id != guild).collect();
+    sorted.sort_by_key(|r| (r.position, r.id));
+    let everyone = roles.iter().find(|r| r.id == guild);
+    for (i, r) in sorted.iter().chain(everyone.iter()).enumerate() {
+        let name = if r.id == guild {
+            EVERYONE
+        } else {
+            r.name.as_str()
+        };
+        out.insert(
+            name.to_string(),
+            json!({
+                "id": r.id,
+                "description": "",
+                "color": objects::color(r.color),
+                "hoisted": r.hoisted,
+                "permissions": role_permission_names(r.permissions),
+                "self_assignable": false,
+                "category": null,
+                "position": i + 1,
+            }),
+        );
+    }
+    out
+}
+
+fn bits_of(names: &[Value]) -> Result<u64, String> {
+    let mut bits = 0;
+    for n in names {
+        let name = n.as_str().unwrap_or_default();
+        let Some((_, b)) = ROLE_PERMISSIONS.iter().find(|(p, _)| *p == name) else {
+            return Err(format!("Unknown permission: {name}"));
+        };
+        bits |= b;
+    }
+    Ok(bits)
+}
+
+fn color_of(v: &Value) -> Option<u32> {
+    v.as_str()
+        .and_then(|s| s.strip_prefix('#'))
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+}
+
+fn role_by(op: &Op, id_or_name: Option<String>) -> Option<Role> {
+    let key = id_or_name?;
+    let roles = op.shared.roles();
+    roles
+        .values()
+        .find(|r| r.id.to_string() == key || (r.id != op.guild && r.name == key))
+        .or_else(|| (key == EVERYONE).then(|| roles.get(&op.guild)).flatten())
+        .cloned()
+}
+
+fn denied(op: &Op, e: &GatewayError, perm: &str) -> Frames {
+    if e.kind == ErrorKind::Forbidden {
+        op.err(&format!("Access denied: '{perm}' permission required"))
+    } else {
+        op.err(&e.message)
+    }
+}
+
+pub(super) async fn run(op: Op) -> Frames {
+    match op.cmd.as_str() {
+        "roles_list" => op.reply([(
+            "roles",
+            Value::Object(roles_map(
+                &op.shared.roles().values().cloned().collect::<Vec<_>>(),
+                op.guild,
+            )),
+        )]),
+        "role_create" => {
+            let Some(name) = op
+                .text("name")
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+            else {
+                return op.err("Role name is required");
+            };
+            if PROTECTED.contains(&name.as_str())
+                || op.shared.roles().values().any(|r| r.name == name)
+            {
+                return op.err("Role already exists");
+            }
+            let permissions = match op.body.get("permissions").and_then(Value::as_array) {
+                Some(list) => match bits_of(list) {
+                    Ok(b) => b,
+                    Err(e) => return op.err(&e),
+                },
+                None => 0,
+            };
+            let color = op.body.get("color").and_then(color_of).unwrap_or(0);
+            let command = Command::CreateRole {
+                guild_id: op.guild,
+                name: name.clone(),
+                color,
+                permissions,
+            };
+            match op.exec(command).await {
+                Ok(Reply::Role(r)) => {
+                    if op.body.get("hoisted").and_then(Value::as_bool) == Some(true) {
+                        let patch = RolePatch {
+                            hoisted: Some(true),
+                            ..RolePatch::default()
+                        };
+                        let _ = op
+                            .exec(Command::UpdateRole {
+                                role_id: r.id,
+                                patch,
+                            })
+                            .await;
+                    }
+                    op.reply([("id", json!(r.id)), ("name", json!(r.name))])
+                }
+                Ok(_) => op.err("Failed to create role"),
+                Err(e) => denied(&op, &e, "manage_roles"),
+            }
+        }
+        "role_update" => {
+            let key = op.text("id").or_else(|| op.text("name"));
+            if key.is_none() {
+                return op.err("Role id or name is required");
+            }
+            if key.as_deref() == Some(OWNER) {
+                return op.err(&format!("Cannot manage protected role '{OWNER}'"));
+            }
+            let Some(role) = role_by(&op, key) else {
+                return op.err("Role not found");
+            };
+            let updates = op.body.get("updates").unwrap_or(&Value::Null);
+            let pick = |k: &str| op.body.get(k).or_else(|| updates.get(k));
+            let permissions = match pick("permissions").and_then(Value::as_array) {
+                Some(list) => match bits_of(list) {
+                    Ok(b) => Some(b),
+                    Err(e) => return op.err(&e),
+                },
+                None => None,
+            };
+            let patch = RolePatch {
+                name: pick("new_name").and_then(Value::as_str).map(str::to_string),
+                color: pick("color").and_then(color_of),
+                permissions,
+                position: None,
+                hoisted: pick("hoisted").and_then(Value::as_bool),
+            };
+            match op
+                .exec(Command::UpdateRole {
+                    role_id: role.id,
+                    patch,
+                })
+                .await
+            {
+                Ok(_) => op.reply([
+                    ("id", json!(role.id)),
+                    (
+                        "name",
+                        json!(if role.id == op.guild {
+                            EVERYONE
+                        } else {
+                            role.name.as_str()
+                        }),
+                    ),
+                    ("updated", json!(true)),
+                ]),
+                Err(e) if e.kind == ErrorKind::NotFound => op.err("Role not found"),
+                Err(e) => denied(&op, &e, "manage_roles"),
+            }
+        }
+        "role_delete" => {
+            let key = op.text("id").or_else(|| op.text("name"));
+            if key.as_deref().is_some_and(|k| PROTECTED.contains(&k)) {
+                return op.err("Cannot delete system roles");
+            }
+            let Some(role) = role_by(&op, key) else {
+                return op.err("Role not found");
+            };
+            if role.id == op.guild {
+                return op.err("Cannot delete system roles");
+            }
+            match op.exec(Command::DeleteRole { role_id: role.id }).await {
+                Ok(_) => op.reply([
+                    ("id", json!(role.id)),
+                    ("name", json!(role.name)),
+                    ("deleted", json!(true)),
+                ]),
+                Err(e) => denied(&op, &e, "manage_roles"),
+            }
+        }
+        "user_roles_get" => {
+            let Some(name) = op.text("user").filter(|u| !u.is_empty()) else {
+                return op.err("User parameter is required");
+            };
+            let Some(user) = op
+                .world
+                .store
+                .user_by_name(&name)
+                .ok()
+                .flatten()
+                .filter(|u| op.shared.is_member(u.id))
+            else {
+                return op.err(s::USER_NOT_FOUND);
+            };
+            let (roles, color) = roles_of(&op.shared, user.id);
+            op.reply([
+                ("user", json!(user.username)),
+                ("roles", json!(roles)),
+                ("color", json!(color)),
+            ])
+        }
+        _ => user_roles_set(op).await,
+    }
+}
+
+async fn user_roles_set(op: Op) -> Frames {
+    let Some(name) = op.text("user").filter(|u| !u.is_empty()) else {
+        return op.err("User parameter is required");
+    };
+    let Some(list) = op.body.get("roles").and_then(Value::as_array) else {
+        return op.err("Roles list is required");
+    };
+    let Some(user) = op
+        .world
+        .store
+        .user_by_name(&name)
+        .ok()
+        .flatten()
+        .filter(|u| op.shared.is_member(u.id))
+    else {
+        return op.err(s::USER_NOT_FOUND);
+    };
+    let mut ids = Vec::new();
+    for r in list {
+        let r = r.as_str().unwrap_or_default();
+        if PROTECTED.contains(&r) {
+            continue;
+        }
+        match role_by(&op, Some(r.to_string())) {
+            Some(role) if role.id != op.guild => ids.push(role.id),
+            _ => return op.err(&format!("Role '{r}' does not exist")),
+        }
+    }
+    let command = Command::SetMemberRoles {
+        guild_id: op.guild,
+        user_id: user.id,
+        roles: ids,
+    };
+    match op.exec(command).await {
+        // Everyone, the requester included, hears it as `user_roles_get`.
+        Ok(_) => Vec::new(),
+        Err(e) => denied(&op, &e, "manage_users"),
+    }
+}
+
+/// `user_roles_get` as broadcast after a change.
+pub(super) fn member_roles_frame(
+    shared: &crate::guild::GuildShared,
+    username: &str,
+    user: Id,
+) -> Map<String, Value> {
+    let (roles, color) = roles_of(shared, user);
+    frame::reply(
+        "user_roles_get",
+        [
+            ("user", json!(username)),
+            ("roles", json!(roles)),
+            ("color", json!(color)),
+            ("global", json!(true)),
+        ],
+    )
+}
