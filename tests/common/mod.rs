@@ -11,6 +11,9 @@
 mod jam;
 #[allow(unused_imports)]
 pub use jam::{Incoming, Jam, Lobby};
+mod originchats;
+#[allow(unused_imports)]
+pub use originchats::*;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

@@ -73,8 +73,11 @@ async fn message_new(op: Op) -> Frames {
     }
     let channel = match op.text_channel() {
         Ok(c) => c,
+        Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
+            return op.err("Cannot send messages in this channel type");
+        }
         Err(e) if op.text("channel").is_some() && e[0].get("src").is_none() => {
-            // Not viewable or not a text channel: the send check's words.
+            // Not viewable: the send check's words.
             return op.err("You do not have permission to send messages in this channel");
         }
         Err(e) => return e,
