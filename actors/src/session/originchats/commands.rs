@@ -233,13 +233,16 @@ async fn run(op: Op) -> Frames {
 }
 
 impl OcSession {
-    fn spawn(
+    /// Runs a request to its end before the next one is read, as the
+    /// reference does: replies come in request order, and pipelined
+    /// messages are stored in the order they were sent.
+    fn run_in_order(
         &mut self,
         c: &mut Context<Self>,
         listener: Option<String>,
         work: impl std::future::Future<Output = Frames> + 'static,
     ) {
-        c.spawn(work.into_actor(self).map(move |frames, act, c| {
+        c.wait(work.into_actor(self).map(move |frames, act, c| {
             for f in frames {
                 act.send(c, &f, listener.as_deref());
             }
@@ -270,7 +273,7 @@ impl OcSession {
             "ping" => vec![frame::reply("pong", [("val", json!("pong"))])],
             "auth" | "login" | "register" => op.err(&format!("Unknown command: {cmd}")),
             name if CAPABILITIES.contains(&name) => {
-                return self.spawn(c, listener, run(op));
+                return self.run_in_order(c, listener, run(op));
             }
             name if OUT_OF_SCOPE.contains(&name) => {
                 op.err(&format!("{name} is not supported by this server"))

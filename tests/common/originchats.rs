@@ -1,0 +1,422 @@
+//! The OriginChats client of the tests: connects to the root path of the
+//! OriginChats listener (or a mount on the main port), reads the handshake,
+//! authenticates, and reads frames with a small, explicit list of presence
+//! broadcasts that may be skipped.
+//!
+//! There are no timed assertions: to prove that something was *not*
+//! delivered, send a later marker and check that it is the next frame.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::{Incoming, TestServer, PASSWORD, TIMEOUT};
+
+/// Broadcasts that [`Oc::recv_cmd`] skips when they are not what was asked
+/// for: the server heartbeat and presence noise caused by other clients.
+pub const SKIPPED: &[&str] = &[
+    "ping",
+    "user_join",
+    "user_connect",
+    "user_disconnect",
+    "status_get",
+];
+
+/// The 20 role permission names of the handshake (reference §3).
+pub const PERMISSION_NAMES: &[&str] = &[
+    "administrator",
+    "manage_server",
+    "view_audit_log",
+    "manage_roles",
+    "manage_channels",
+    "manage_threads",
+    "manage_users",
+    "manage_messages",
+    "read_message_history",
+    "send_messages",
+    "embed_links",
+    "attach_files",
+    "add_reactions",
+    "external_emojis",
+    "connect",
+    "speak",
+    "stream",
+    "use_voice_activity",
+    "mention_everyone",
+    "use_slash_commands",
+];
+
+/// The commands of this slice that must be listed in `capabilities`.
+pub const SLICE_COMMANDS: &[&str] = &[
+    "channels_get",
+    "message_delete",
+    "message_edit",
+    "message_get",
+    "message_new",
+    "message_pin",
+    "message_react_add",
+    "message_react_remove",
+    "message_replies",
+    "message_unpin",
+    "messages_around",
+    "messages_get",
+    "messages_pinned",
+    "messages_search",
+    "ping",
+    "server_info",
+    "status_get",
+    "status_set",
+    "typing",
+    "users_list",
+    "users_online",
+    "voice_join",
+    "voice_leave",
+    "voice_mute",
+    "voice_state",
+    "voice_unmute",
+];
+
+/// `ws://<originchats>/`: the root path of the OriginChats listener.
+pub fn oc_url(server: &TestServer) -> String {
+    let addr = server.originchats.unwrap_or_else(|| {
+        panic!("the server did not announce `listening originchats ADDR` (no OriginChats listener)")
+    });
+    format!("ws://{addr}/")
+}
+
+/// `ws://<http>/originchats`: the default guild on the main port.
+pub fn oc_main_url(server: &TestServer) -> String {
+    format!("ws://{}/originchats", server.http)
+}
+
+/// `ws://<http>/originchats/<guild id>`: one guild on the main port.
+pub fn oc_guild_url(server: &TestServer, guild_id: &str) -> String {
+    format!("ws://{}/originchats/{guild_id}", server.http)
+}
+
+/// An OriginChats client.
+pub struct Oc {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub name: String,
+    /// `val` of the handshake.
+    pub handshake: Value,
+    /// The `ready` packet, `Null` before authentication.
+    pub ready: Value,
+}
+
+impl Oc {
+    /// Connects to `url` and reads the handshake.
+    pub async fn connect_url(url: &str, name: &str) -> Oc {
+        let connected = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url)).await;
+        let Ok(connected) = connected else {
+            panic!("{name}: connect to {url} timed out")
+        };
+        let (ws, _) = connected.unwrap_or_else(|e| panic!("{name}: connect to {url}: {e}"));
+        let mut oc = Oc {
+            ws,
+            name: name.to_string(),
+            handshake: Value::Null,
+            ready: Value::Null,
+        };
+        let first = oc.recv().await;
+        assert_eq!(
+            first["cmd"], "handshake",
+            "{name}: the first frame must be the handshake: {first}"
+        );
+        assert!(
+            first["val"].is_object(),
+            "{name}: handshake without val: {first}"
+        );
+        oc.handshake = first["val"].clone();
+        oc
+    }
+
+    /// Connects to the root path of the OriginChats listener.
+    pub async fn connect(server: &TestServer, name: &str) -> Oc {
+        Oc::connect_url(&oc_url(server), name).await
+    }
+
+    /// Connects to `url` and registers `username` (password [`PASSWORD`]).
+    pub async fn register_at(url: &str, username: &str) -> Oc {
+        let mut oc = Oc::connect_url(url, username).await;
+        oc.send(json!({"cmd": "register", "username": username, "password": PASSWORD}))
+            .await;
+        oc.expect_ready(username).await;
+        oc
+    }
+
+    /// Registers `username` on the root path of the OriginChats listener.
+    pub async fn register(server: &TestServer, username: &str) -> Oc {
+        Oc::register_at(&oc_url(server), username).await
+    }
+
+    /// Connects to `url` and logs in with a password.
+    pub async fn login_at(url: &str, username: &str, password: &str) -> Oc {
+        let mut oc = Oc::connect_url(url, username).await;
+        oc.send(json!({"cmd": "login", "username": username, "password": password}))
+            .await;
+        oc.expect_ready(username).await;
+        oc
+    }
+
+    /// Logs in on the root path of the OriginChats listener.
+    pub async fn login(server: &TestServer, username: &str, password: &str) -> Oc {
+        Oc::login_at(&oc_url(server), username, password).await
+    }
+
+    /// Connects to `url` and authenticates with a Switchboard session token
+    /// as the validator; `username` is the account the token belongs to.
+    pub async fn with_token_at(url: &str, username: &str, token: &str) -> Oc {
+        let mut oc = Oc::connect_url(url, username).await;
+        oc.send(json!({"cmd": "auth", "validator": token})).await;
+        oc.expect_ready(username).await;
+        oc
+    }
+
+    /// Reads `auth_success` then `ready` (checking the username) and keeps
+    /// `ready`.
+    pub async fn expect_ready(&mut self, username: &str) -> Value {
+        let ok = self.recv_cmd("auth_success").await;
+        assert_eq!(
+            ok,
+            json!({"cmd": "auth_success", "val": "Authentication successful"}),
+            "{}: auth_success",
+            self.name
+        );
+        let ready = self.recv_cmd("ready").await;
+        assert_eq!(
+            ready["user"]["username"], username,
+            "{}: ready names the wrong user: {ready}",
+            self.name
+        );
+        self.ready = ready.clone();
+        ready
+    }
+
+    /// Reads an `auth_error` and checks its `val`; it never carries a
+    /// listener.
+    pub async fn expect_auth_error(&mut self, val: &str) -> Value {
+        let f = self.recv_cmd("auth_error").await;
+        assert_eq!(
+            f,
+            json!({"cmd": "auth_error", "val": val}),
+            "{}: wrong auth_error",
+            self.name
+        );
+        f
+    }
+
+    /// Sends one JSON value as a text frame.
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.send_ws(Message::Text(text)).await;
+    }
+
+    async fn send_ws(&mut self, msg: Message) {
+        match tokio::time::timeout(TIMEOUT, self.ws.send(msg)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{}: send failed: {e}", self.name),
+            Err(_) => panic!("{}: send timed out", self.name),
+        }
+    }
+
+    /// The next frame or the end of the connection.
+    pub async fn next_incoming(&mut self) -> Incoming {
+        loop {
+            let item = tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{}: nothing received within the safety timeout", self.name)
+                });
+            let msg = match item {
+                None => return Incoming::Ended(None),
+                Some(Err(e)) => return Incoming::Ended(Some(e.to_string())),
+                Some(Ok(m)) => m,
+            };
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap_or_else(|e| {
+                        panic!("{}: server sent invalid JSON ({e}): {t}", self.name)
+                    });
+                    assert!(
+                        v["cmd"].is_string(),
+                        "{}: frame without a string cmd: {v}",
+                        self.name
+                    );
+                    return Incoming::Json(v);
+                }
+                Message::Binary(b) => return Incoming::Binary(b),
+                Message::Close(f) => {
+                    return Incoming::Close(f.map(|f| (u16::from(f.code), f.reason.into_owned())))
+                }
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            }
+        }
+    }
+
+    /// The next JSON frame, whatever it is.
+    pub async fn recv(&mut self) -> Value {
+        match self.next_incoming().await {
+            Incoming::Json(v) => v,
+            other => panic!("{}: expected a JSON frame, got {other:?}", self.name),
+        }
+    }
+
+    /// The next frame with this `cmd`, skipping [`SKIPPED`] broadcasts.
+    /// Any other frame fails the test.
+    pub async fn recv_cmd(&mut self, cmd: &str) -> Value {
+        loop {
+            let f = self.recv().await;
+            let got = f["cmd"].as_str().unwrap_or_default();
+            if got == cmd {
+                return f;
+            }
+            if SKIPPED.contains(&got) {
+                continue;
+            }
+            panic!("{}: expected cmd {cmd:?}, got {f}", self.name);
+        }
+    }
+
+    /// The next frame that is not the server's heartbeat `ping`: nothing
+    /// else is skipped.
+    pub async fn recv_strict(&mut self) -> Value {
+        loop {
+            let f = self.recv().await;
+            if f == json!({"cmd": "ping"}) {
+                continue;
+            }
+            return f;
+        }
+    }
+
+    /// One frame of each of `cmds`, in whatever order they come; returned
+    /// in the order of `cmds`. [`SKIPPED`] broadcasts not asked for are
+    /// skipped; anything else fails the test.
+    pub async fn recv_all(&mut self, cmds: &[&str]) -> Vec<Value> {
+        let mut got: Vec<Option<Value>> = vec![None; cmds.len()];
+        while got.iter().any(Option::is_none) {
+            let f = self.recv().await;
+            let cmd = f["cmd"].as_str().unwrap_or_default().to_string();
+            match (0..cmds.len()).find(|&i| cmds[i] == cmd && got[i].is_none()) {
+                Some(i) => got[i] = Some(f),
+                None if SKIPPED.contains(&cmd.as_str()) => continue,
+                None => panic!(
+                    "{}: expected one of {cmds:?}, got {f} (so far {got:?})",
+                    self.name
+                ),
+            }
+        }
+        got.into_iter().map(Option::unwrap).collect()
+    }
+
+    /// The next frame with this `cmd`, skipping every other frame.
+    pub async fn recv_until(&mut self, cmd: &str) -> Value {
+        loop {
+            let f = self.recv().await;
+            if f["cmd"] == cmd {
+                return f;
+            }
+        }
+    }
+
+    /// Reads an `error` and checks `val` and, when given, `src`.
+    pub async fn expect_error(&mut self, src: Option<&str>, val: &str) -> Value {
+        let f = self.recv_cmd("error").await;
+        assert_eq!(f["val"], val, "{}: wrong error: {f}", self.name);
+        if let Some(src) = src {
+            assert_eq!(f["src"], src, "{}: error must name src: {f}", self.name);
+        }
+        f
+    }
+
+    /// Reads an `error` whose `val` is one of `vals` (and, when given,
+    /// whose `src` is `src`).
+    pub async fn expect_error_one_of(&mut self, src: Option<&str>, vals: &[&str]) -> Value {
+        let f = self.recv_cmd("error").await;
+        if let Some(src) = src {
+            assert_eq!(f["src"], src, "{}: error must name src: {f}", self.name);
+        }
+        let val = f["val"].as_str().unwrap_or_default();
+        assert!(
+            vals.contains(&val),
+            "{}: error val must be one of {vals:?}: {f}",
+            self.name
+        );
+        f
+    }
+
+    /// `ping` → exactly `{"cmd":"pong","val":"pong"}`: proves the
+    /// connection still works and that nothing else came first.
+    pub async fn ping_ok(&mut self) {
+        self.send(json!({"cmd": "ping"})).await;
+        let f = self.recv_cmd("pong").await;
+        assert_eq!(f, json!({"cmd": "pong", "val": "pong"}), "{}", self.name);
+    }
+
+    /// Sends `message_new` with a listener and returns the sender's copy.
+    pub async fn send_message(&mut self, channel: &str, content: &str, listener: &str) -> Value {
+        self.send(json!({"cmd": "message_new", "channel": channel, "content": content, "listener": listener}))
+            .await;
+        let f = self.recv_cmd("message_new").await;
+        assert_eq!(f["listener"], listener, "{}: own copy: {f}", self.name);
+        assert_eq!(f["channel"], channel, "{}: {f}", self.name);
+        assert_eq!(f["message"]["content"], content, "{}: {f}", self.name);
+        f
+    }
+
+    /// Reads the next `message_new` and checks it is `content` in `channel`
+    /// (a marker: whatever should not have been delivered did not come
+    /// before it).
+    pub async fn expect_marker(&mut self, channel: &str, content: &str) -> Value {
+        let f = self.recv_cmd("message_new").await;
+        assert_eq!(
+            (&f["channel"], &f["message"]["content"]),
+            (&json!(channel), &json!(content)),
+            "{}: expected the marker, got {f}",
+            self.name
+        );
+        f
+    }
+
+    /// The message id of a `message_new` (or any frame with `message.id`).
+    pub fn message_id(frame: &Value) -> String {
+        frame["message"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("message without string id: {frame}"))
+            .to_string()
+    }
+
+    /// Reads until the connection ends (after a close frame, if any).
+    pub async fn expect_end(&mut self) {
+        loop {
+            match self.next_incoming().await {
+                Incoming::Ended(_) => return,
+                Incoming::Close(_) | Incoming::Json(_) => continue,
+                other => panic!("{}: expected the end, got {other:?}", self.name),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Drain until the server closes its side, so the disconnect is
+        // processed before the caller goes on.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(TIMEOUT, self.ws.next()).await {}
+    }
+}
+
+/// `value` without its `listener` key: what other clients get of a global
+/// reply.
+pub fn without_listener(value: &Value) -> Value {
+    let mut v = value.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("listener");
+    }
+    v
+}
