@@ -350,6 +350,7 @@ impl World {
             | C::GetGuild { guild_id }
             | C::CreateChannel { guild_id, .. }
             | C::CreateCategory { guild_id, .. }
+            | C::DeleteCategory { guild_id, .. }
             | C::CreateRole { guild_id, .. }
             | C::SetMemberRoles { guild_id, .. }
             | C::CreateInvite { guild_id }

@@ -120,6 +120,10 @@ pub enum Command {
         name: String,
         position: Option<i32>,
     },
+    DeleteCategory {
+        guild_id: Id,
+        category_id: Id,
+    },
     GetChannel {
         channel_id: Id,
     },

@@ -174,6 +174,34 @@ impl GuildActor {
                 );
                 Reply::Category(category)
             }
+            Command::DeleteCategory { category_id, .. } => {
+                self.require(me, perm::MANAGE_CHANNELS)?;
+                if self.state.categories.remove(&category_id).is_none() {
+                    return Err(GatewayError::not_found("Unknown category"));
+                }
+                self.world
+                    .store
+                    .delete_category(self.state.guild.id, category_id)?;
+                let inside: Vec<Channel> = self
+                    .state
+                    .channels
+                    .values()
+                    .filter(|c| c.category_id == Some(category_id))
+                    .cloned()
+                    .collect();
+                for channel in inside {
+                    let patch = ChannelPatch {
+                        category_id: Some(None),
+                        ..ChannelPatch::default()
+                    };
+                    let updated = self.patch_channel(channel, patch)?;
+                    let event = Event::ChannelUpdate(updated.clone());
+                    self.to_viewers(&mut d, &caller, Some(&updated), event);
+                }
+                let event = Event::GuildUpdate(self.state.header());
+                self.to_viewers(&mut d, &caller, None, event);
+                Reply::Done
+            }
             Command::GetChannel { channel_id } => {
                 let channel = self.channel(channel_id)?;
                 self.require_in(me, channel, 0)?;

@@ -114,6 +114,85 @@ pub fn channel_permission_lists(channel: &Channel, roles: &[Role]) -> Map<String
     out
 }
 
+/// Channel overwrites that make `lists` true: for every action a list is
+/// given for, each role named gets the bit allowed, each role named `!role`
+/// or not named gets it denied (`owner` needs nothing). `edit_own` and
+/// `delete_own` are not written: authors may always edit and delete their
+/// own messages. Unknown role names are an error naming the role.
+pub fn overwrites_from_lists(
+    lists: &Map<String, Value>,
+    roles: &[Role],
+    guild_id: Id,
+) -> Result<Vec<crate::model::Overwrite>, String> {
+    use crate::model::{Overwrite, OverwriteTarget};
+    let mut allow: std::collections::BTreeMap<Id, u64> = Default::default();
+    let mut deny: std::collections::BTreeMap<Id, u64> = Default::default();
+    let id_of = |name: &str| -> Option<Id> {
+        if name == EVERYONE {
+            return Some(guild_id);
+        }
+        roles
+            .iter()
+            .find(|r| r.id != guild_id && r.name == name)
+            .map(|r| r.id)
+    };
+    for (action, bit) in CHANNEL_ACTIONS {
+        if matches!(action, "edit_own" | "delete_own") {
+            continue;
+        }
+        let Some(list) = lists.get(action) else {
+            continue;
+        };
+        let Some(list) = list.as_array() else {
+            return Err(format!(
+                "Permissions for '{action}' must be a list of role names"
+            ));
+        };
+        let mut allowed = Vec::new();
+        for entry in list {
+            let name = entry.as_str().unwrap_or_default();
+            if name == OWNER {
+                continue;
+            }
+            let (negated, name) = match name.strip_prefix('!') {
+                Some(n) => (true, n),
+                None => (false, name),
+            };
+            let Some(id) = id_of(name) else {
+                return Err(format!("Role '{name}' not found"));
+            };
+            if negated {
+                *deny.entry(id).or_default() |= bit;
+            } else {
+                allowed.push(id);
+            }
+        }
+        for role in roles {
+            if allowed.contains(&role.id) {
+                *allow.entry(role.id).or_default() |= bit;
+            } else {
+                *deny.entry(role.id).or_default() |= bit;
+            }
+        }
+    }
+    let ids: std::collections::BTreeSet<Id> = allow.keys().chain(deny.keys()).copied().collect();
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let a = allow.get(&id).copied().unwrap_or(0);
+            Overwrite {
+                id,
+                target: OverwriteTarget::Role,
+                allow: a,
+                // An action both allowed and denied for one role (two
+                // actions share a bit) stays allowed.
+                deny: deny.get(&id).copied().unwrap_or(0) & !a,
+            }
+        })
+        .filter(|o| o.allow != 0 || o.deny != 0)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +247,39 @@ mod tests {
         );
         assert_eq!(lists["delete"], json!(["owner", "moderator"]));
         assert_eq!(lists["pin"], json!(["owner", "moderator"]));
+    }
+
+    #[test]
+    fn lists_written_as_overwrites_read_back_the_same() {
+        let roles = vec![
+            role(1, "@everyone", p::EVERYONE_DEFAULT, 0),
+            role(2, "mods", p::MANAGE_MESSAGES, 1),
+        ];
+        let lists = json!({"view": ["owner", "mods"], "send": ["owner", "mods", "!user"]});
+        let overwrites = overwrites_from_lists(lists.as_object().unwrap(), &roles, Id(1)).unwrap();
+        let channel = Channel {
+            id: Id(10),
+            guild_id: Some(Id(1)),
+            category_id: None,
+            name: "staff".into(),
+            kind: ChannelKind::Text,
+            topic: String::new(),
+            position: 0,
+            encrypted: false,
+            recipients: vec![],
+            overwrites,
+            created_at: 0,
+        };
+        let back = channel_permission_lists(&channel, &roles);
+        assert_eq!(back["view"], json!(["owner", "mods"]));
+        assert_eq!(back["send"], json!(["owner", "mods"]));
+        assert!(overwrites_from_lists(
+            json!({"view": ["ghosts"]}).as_object().unwrap(),
+            &roles,
+            Id(1)
+        )
+        .unwrap_err()
+        .contains("ghosts"));
     }
 
     #[test]

@@ -17,15 +17,19 @@ use switchboard_protocols::permissions::VIEW_CHANNEL;
 use switchboard_protocols::{GatewayError, Id};
 
 use super::views::{self, find_channel};
-use super::{events, members, messages, roles, server, voice, OcContext, OcSession};
+use super::{channels, events, members, messages, roles, server, voice, OcContext, OcSession};
 use crate::guild::GuildShared;
 use crate::voice::VoiceStates;
 use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 38] = [
+pub const CAPABILITIES: [&str; 42] = [
     "auth",
+    "channel_create",
+    "channel_delete",
+    "channel_move",
+    "channel_update",
     "channels_get",
     "login",
     "message_delete",
@@ -225,6 +229,9 @@ async fn run(op: Op) -> Frames {
         "roles_list" | "role_create" | "role_update" | "role_delete" | "user_roles_get"
         | "user_roles_set" => roles::run(op).await,
         "server_update" | "rate_limit_status" | "rate_limit_reset" => server::run(op).await,
+        "channel_create" | "channel_update" | "channel_move" | "channel_delete" => {
+            channels::run(op).await
+        }
         "voice_join" | "voice_leave" | "voice_mute" | "voice_unmute" | "voice_state" => {
             voice::run(op).await
         }

@@ -7,6 +7,7 @@
 //! authenticated connection that may see them.
 
 mod auth;
+mod channels;
 mod commands;
 mod events;
 mod members;

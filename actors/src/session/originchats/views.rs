@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use switchboard_protocols::model::{Channel, ChannelKind, Presence, Role, Status, VoiceState};
+use switchboard_protocols::model::{
+    Category, Channel, ChannelKind, Presence, Role, Status, VoiceState,
+};
 use switchboard_protocols::originchats::{objects, perms, EVERYONE, OWNER};
 use switchboard_protocols::permissions::VIEW_CHANNEL;
 use switchboard_protocols::Id;
@@ -68,6 +70,78 @@ pub(super) fn brief(shared: &GuildShared, user: Id, name: &str) -> Value {
     objects::user_brief(name, &roles, color)
 }
 
+/// One channel as `channels_get` shows it.
+pub(super) fn channel_json(
+    world: &World,
+    roles: &[Role],
+    c: &Channel,
+    voice: &[VoiceState],
+) -> Value {
+    let mut o = json!({
+        "type": kind_word(c.kind),
+        "name": c.name,
+        "description": c.topic,
+        "permissions": perms::channel_permission_lists(c, roles),
+    });
+    match c.kind {
+        ChannelKind::Voice => {
+            let state: Vec<Value> = voice
+                .iter()
+                .filter(|s| s.channel_id == Some(c.id))
+                .map(|s| {
+                    json!({
+                        "username": super::events::username(world, s.user_id),
+                        "muted": s.self_mute,
+                    })
+                })
+                .collect();
+            o["voice_state"] = Value::Array(state);
+        }
+        _ => {
+            let last = world.store.history(c.id, None, None, 1).ok();
+            let last = last.as_ref().and_then(|l| l.first());
+            o["last_message"] = json!(last.map(|m| objects::timestamp(m.created_at)));
+            o["last_message_id"] = json!(last.map(|m| m.id));
+        }
+    }
+    o
+}
+
+/// A JAM category, which OriginChats shows as a separator.
+pub(super) fn separator_json(c: &Category) -> Value {
+    json!({"type": "separator", "name": c.name, "size": 10, "permissions": {"view": [OWNER, EVERYONE]}})
+}
+
+/// What `channels_get` lists, in display order: channels and separators.
+pub(super) enum Entry {
+    Channel(Channel),
+    Separator(Category),
+}
+
+impl Entry {
+    pub(super) fn name(&self) -> &str {
+        match self {
+            Entry::Channel(c) => &c.name,
+            Entry::Separator(c) => &c.name,
+        }
+    }
+}
+
+pub(super) fn entries(world: &World, guild: Id) -> Vec<Entry> {
+    let mut out: Vec<(i32, Id, Entry)> = world
+        .store
+        .channels_of(guild)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| (c.position, c.id, Entry::Channel(c)))
+        .collect();
+    for cat in world.store.categories_of(guild).unwrap_or_default() {
+        out.push((cat.position, cat.id, Entry::Separator(cat)));
+    }
+    out.sort_by_key(|(p, id, _)| (*p, *id));
+    out.into_iter().map(|(_, _, e)| e).collect()
+}
+
 /// `channels_get.val`: the channels `me` may view, in display order.
 pub(super) fn channel_list(
     world: &World,
@@ -77,38 +151,14 @@ pub(super) fn channel_list(
     voice: &[VoiceState],
 ) -> Vec<Value> {
     let roles: Vec<Role> = shared.roles().values().cloned().collect();
-    guild_channels(world, guild)
+    entries(world, guild)
         .into_iter()
-        .filter(|c| shared.channel_bits(me, c) & VIEW_CHANNEL != 0)
-        .map(|c| {
-            let mut o = json!({
-                "type": kind_word(c.kind),
-                "name": c.name,
-                "description": c.topic,
-                "permissions": perms::channel_permission_lists(&c, &roles),
-            });
-            match c.kind {
-                ChannelKind::Voice => {
-                    let state: Vec<Value> = voice
-                        .iter()
-                        .filter(|s| s.channel_id == Some(c.id))
-                        .map(|s| {
-                            json!({
-                                "username": super::events::username(world, s.user_id),
-                                "muted": s.self_mute,
-                            })
-                        })
-                        .collect();
-                    o["voice_state"] = Value::Array(state);
-                }
-                _ => {
-                    let last = world.store.history(c.id, None, None, 1).ok();
-                    let last = last.as_ref().and_then(|l| l.first());
-                    o["last_message"] = json!(last.map(|m| objects::timestamp(m.created_at)));
-                    o["last_message_id"] = json!(last.map(|m| m.id));
-                }
+        .filter_map(|e| match e {
+            Entry::Channel(c) if shared.channel_bits(me, &c) & VIEW_CHANNEL != 0 => {
+                Some(channel_json(world, &roles, &c, voice))
             }
-            o
+            Entry::Channel(_) => None,
+            Entry::Separator(cat) => Some(separator_json(&cat)),
         })
         .collect()
 }
