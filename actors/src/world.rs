@@ -98,6 +98,7 @@ pub enum Reply {
     VoiceState(VoiceState),
     Stream(Stream),
     KeyEnvelope(KeyEnvelope),
+    Users(Vec<User>),
 }
 
 pub type ReplyFuture = Pin<Box<dyn Future<Output = GatewayResult<Reply>> + Send>>;
@@ -354,6 +355,9 @@ impl World {
             | C::CreateRole { guild_id, .. }
             | C::SetMemberRoles { guild_id, .. }
             | C::CreateInvite { guild_id }
+            | C::Ban { guild_id, .. }
+            | C::ListBans { guild_id }
+            | C::Timeout { guild_id, .. }
             | C::LeaveGuild { guild_id } => to_guild(self.guild_addr(*guild_id)?, caller, command),
             C::GetChannel { channel_id }
             | C::UpdateChannel { channel_id, .. }

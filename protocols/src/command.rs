@@ -155,6 +155,23 @@ pub enum Command {
     CreateInvite {
         guild_id: Id,
     },
+    /// Bans (removes, and keeps out) or unbans a user (BAN_MEMBERS).
+    Ban {
+        guild_id: Id,
+        user_id: Id,
+        banned: bool,
+    },
+    /// The banned users of a guild (BAN_MEMBERS).
+    ListBans {
+        guild_id: Id,
+    },
+    /// Keeps a member from sending, reacting and typing until `until`
+    /// (Unix ms), or lifts that (MODERATE_MEMBERS).
+    Timeout {
+        guild_id: Id,
+        user_id: Id,
+        until: Option<i64>,
+    },
     JoinInvite {
         code: String,
     },

@@ -85,6 +85,12 @@ pub enum Event {
         guild_id: Id,
         user_id: Id,
     },
+    /// A member was timed out (or the timeout lifted).
+    MemberTimeout {
+        guild_id: Id,
+        user_id: Id,
+        until: Option<i64>,
+    },
     /// A member's roles changed.
     MemberRoles {
         guild_id: Id,

@@ -66,6 +66,7 @@ impl ChannelActor {
             need |= perm::ATTACH_FILES;
         }
         self.require(me, need)?;
+        self.not_timed_out(me)?;
         if let Some(r) = &m.client_ref {
             if let Some(existing) =
                 self.world
@@ -161,6 +162,7 @@ impl ChannelActor {
                 ..
             } => {
                 self.require(me, 0)?;
+                self.not_timed_out(me)?;
                 let mut message = self.message(message_id)?;
                 if message.author_id != me {
                     return Err(GatewayError::forbidden(
@@ -209,6 +211,7 @@ impl ChannelActor {
                 ..
             } => {
                 self.require(me, if add { perm::ADD_REACTIONS } else { 0 })?;
+                self.not_timed_out(me)?;
                 let mut message = self.message(message_id)?;
                 let changed = if add {
                     message.add_reaction(&emoji, me)
@@ -246,6 +249,7 @@ impl ChannelActor {
             }
             Command::Typing { .. } => {
                 self.require(me, perm::SEND_MESSAGES)?;
+                self.not_timed_out(me)?;
                 let env = caller.envelope(Event::Typing {
                     channel_id: self.channel.id,
                     guild_id: self.channel.guild_id,

@@ -118,6 +118,24 @@ impl ChannelActor {
         Ok(())
     }
 
+    /// Refuses a timed-out member's sends, reactions and typing.
+    fn not_timed_out(&self, user: Id) -> GatewayResult<()> {
+        let now = switchboard_protocols::time::now_ms();
+        match self
+            .guild
+            .as_ref()
+            .and_then(|g| g.timed_out_until(user, now))
+        {
+            Some(until) => Err(GatewayError::new(
+                switchboard_protocols::ErrorKind::RateLimited {
+                    retry_after_ms: (until - now).max(0) as u64,
+                },
+                "You are timed out in this guild",
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn message(&self, id: Id) -> GatewayResult<Message> {
         self.world
             .store

@@ -21,7 +21,7 @@ use crate::channel::SetChannel;
 use crate::session::handle::SessionHandle;
 use crate::world::{Caller, Reply};
 
-type Outcome = GatewayResult<(Reply, Deliveries)>;
+pub(super) type Outcome = GatewayResult<(Reply, Deliveries)>;
 
 /// Names of guilds, channels, roles: 1–100 characters once trimmed.
 pub(crate) fn clean_name(name: &str, what: &str) -> GatewayResult<String> {
@@ -36,7 +36,7 @@ pub(crate) fn clean_name(name: &str, what: &str) -> GatewayResult<String> {
 }
 
 impl GuildActor {
-    fn require(&self, user: Id, bits: u64) -> GatewayResult<()> {
+    pub(super) fn require(&self, user: Id, bits: u64) -> GatewayResult<()> {
         if !self.shared.is_member(user) {
             return Err(GatewayError::forbidden("Not a member of this guild"));
         }
@@ -350,6 +350,9 @@ impl GuildActor {
                 self.world.store.put_invite(&invite)?;
                 Reply::Invite(invite)
             }
+            Command::Ban { .. } | Command::ListBans { .. } | Command::Timeout { .. } => {
+                return self.moderate(&caller, command);
+            }
             Command::JoinInvite { .. } => {
                 return Err(GatewayError::internal("joins arrive as Join messages"));
             }
@@ -398,6 +401,9 @@ impl GuildActor {
     ) -> GatewayResult<(GuildFull, Deliveries)> {
         let mut d = Deliveries::default();
         let guild_id = self.state.guild.id;
+        if self.world.store.is_banned(guild_id, user.id)? {
+            return Err(GatewayError::forbidden("You are banned from this guild"));
+        }
         if !self.state.members.contains_key(&user.id) {
             let member = Member {
                 guild_id,
@@ -405,6 +411,7 @@ impl GuildActor {
                 roles: Vec::new(),
                 nick: None,
                 joined_at: now_ms(),
+                timeout_until: None,
             };
             self.world.store.put_member(&member)?;
             self.state.members.insert(user.id, member);

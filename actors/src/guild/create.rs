@@ -73,6 +73,7 @@ fn write_guild(
         roles: Vec::new(),
         nick: None,
         joined_at: now,
+        timeout_until: None,
     })?;
     Ok(guild)
 }

@@ -3,6 +3,7 @@
 
 mod commands;
 mod create;
+mod moderation;
 mod shared;
 
 use std::collections::HashMap;

@@ -22,6 +22,8 @@ pub struct GuildShared {
     members: RwLock<HashMap<Id, Vec<Id>>>,
     /// Online sessions of members, by session id.
     sessions: RwLock<HashMap<u64, SessionHandle>>,
+    /// Members timed out, until when (Unix ms).
+    timeouts: RwLock<HashMap<Id, i64>>,
 }
 
 impl GuildShared {
@@ -38,7 +40,30 @@ impl GuildShared {
                     .collect(),
             ),
             sessions: RwLock::new(HashMap::new()),
+            timeouts: RwLock::new(
+                state
+                    .members
+                    .values()
+                    .filter_map(|m| m.timeout_until.map(|t| (m.user_id, t)))
+                    .collect(),
+            ),
         }
+    }
+
+    /// Until when `user` may not send, react or type, if that is still ahead.
+    pub fn timed_out_until(&self, user: Id, now_ms: i64) -> Option<i64> {
+        self.timeouts
+            .read()
+            .get(&user)
+            .copied()
+            .filter(|t| *t > now_ms)
+    }
+
+    pub(crate) fn set_timeout(&self, user: Id, until: Option<i64>) {
+        match until {
+            Some(t) => self.timeouts.write().insert(user, t),
+            None => self.timeouts.write().remove(&user),
+        };
     }
 
     pub fn is_member(&self, user: Id) -> bool {

@@ -127,6 +127,7 @@ pub fn member(guild: u64, user: u64) -> Member {
         roles: vec![],
         nick: None,
         joined_at: 4,
+        timeout_until: None,
     }
 }
 

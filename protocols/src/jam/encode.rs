@@ -70,9 +70,10 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
             d.insert("to".into(), json!(c.to));
             (op, Value::Object(d))
         }
-        Event::MemberJoin { .. } | Event::MemberLeave { .. } | Event::MemberRoles { .. } => {
-            return None
-        }
+        Event::MemberJoin { .. }
+        | Event::MemberLeave { .. }
+        | Event::MemberRoles { .. }
+        | Event::MemberTimeout { .. } => return None,
     })
 }
 

@@ -120,6 +120,9 @@ pub struct Member {
     #[serde(default)]
     pub nick: Option<String>,
     pub joined_at: i64,
+    /// Unix ms until which the member may not send, react or type.
+    #[serde(default)]
+    pub timeout_until: Option<i64>,
 }
 
 /// A guild with everything a client needs to draw it.

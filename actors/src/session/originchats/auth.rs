@@ -238,6 +238,14 @@ impl OcSession {
     }
 
     fn admit(&mut self, c: &mut Context<Self>, user: Arc<User>, token: String, created: bool) {
+        if self
+            .world
+            .store
+            .is_banned(self.guild_id, user.id)
+            .unwrap_or(false)
+        {
+            return self.send(c, &frame::auth_error(s::BANNED), None);
+        }
         if !self.shared.is_member(user.id) {
             let e = frame::auth_error("Access denied: You are not a member of this server");
             return self.send(c, &e, None);

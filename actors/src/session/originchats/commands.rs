@@ -17,14 +17,16 @@ use switchboard_protocols::permissions::VIEW_CHANNEL;
 use switchboard_protocols::{GatewayError, Id};
 
 use super::views::{self, find_channel};
-use super::{channels, events, members, messages, roles, server, voice, OcContext, OcSession};
+use super::{
+    channels, events, members, messages, moderation, roles, server, voice, OcContext, OcSession,
+};
 use crate::guild::GuildShared;
 use crate::voice::VoiceStates;
 use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 42] = [
+pub const CAPABILITIES: [&str; 46] = [
     "auth",
     "channel_create",
     "channel_delete",
@@ -58,8 +60,12 @@ pub const CAPABILITIES: [&str; 42] = [
     "status_get",
     "status_set",
     "typing",
+    "user_ban",
     "user_roles_get",
     "user_roles_set",
+    "user_timeout",
+    "user_unban",
+    "users_banned_list",
     "users_list",
     "users_online",
     "voice_join",
@@ -198,6 +204,22 @@ impl Op {
             .unwrap_or_default()
     }
 
+    /// A timeout from the common model as the reference's `rate_limit`.
+    pub(super) fn timed_out(&self, e: &GatewayError) -> Option<Frames> {
+        let switchboard_protocols::ErrorKind::RateLimited { retry_after_ms } = e.kind else {
+            return None;
+        };
+        let secs = retry_after_ms as f64 / 1000.0;
+        let mut reply = frame::reply("rate_limit", [("length", json!(retry_after_ms))]);
+        if self.cmd != "message_edit" {
+            reply.insert(
+                "reason".into(),
+                json!(format!("You are in timeout for {secs:.1} more seconds")),
+            );
+        }
+        Some(vec![reply])
+    }
+
     /// A rate-limited command: `rate_limit` (to the requester) if refused.
     pub(super) fn rate_limited(&self) -> Option<Frames> {
         let denied = self.ctx.check_rate(self.user.id).err()?;
@@ -229,6 +251,9 @@ async fn run(op: Op) -> Frames {
         "roles_list" | "role_create" | "role_update" | "role_delete" | "user_roles_get"
         | "user_roles_set" => roles::run(op).await,
         "server_update" | "rate_limit_status" | "rate_limit_reset" => server::run(op).await,
+        "user_ban" | "user_unban" | "user_timeout" | "users_banned_list" => {
+            moderation::run(op).await
+        }
         "channel_create" | "channel_update" | "channel_move" | "channel_delete" => {
             channels::run(op).await
         }

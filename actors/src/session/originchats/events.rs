@@ -235,6 +235,26 @@ fn join(frames: &[Map<String, Value>]) -> Option<Bytes> {
 impl OcSession {
     /// The prefixes this session sends for an event.
     pub(super) fn encode_event(&self, env: &Envelope) -> Vec<Bytes> {
+        if let Event::MemberTimeout {
+            guild_id,
+            user_id,
+            until,
+        } = &env.event
+        {
+            let mine = self.user.as_ref().is_some_and(|u| u.id == *user_id);
+            if *guild_id != self.guild_id || !mine {
+                return Vec::new();
+            }
+            let left = until.map_or(0, |t| (t - switchboard_protocols::time::now_ms()).max(0));
+            let reply = frame::reply(
+                "rate_limit",
+                [
+                    ("reason", json!("User timeout set")),
+                    ("length", json!(left)),
+                ],
+            );
+            return vec![frame::prefix(&reply)];
+        }
         if let Event::Presence(p) = &env.event {
             if !self.shared.is_member(p.user_id) {
                 return Vec::new();

@@ -100,6 +100,7 @@ async fn message_new(op: Op) -> Frames {
     });
     match op.exec(command).await {
         Ok(_) => Vec::new(),
+        Err(e) if op.timed_out(&e).is_some() => op.timed_out(&e).unwrap_or_default(),
         Err(e) if denied(&e) && e.message.contains("uploader") => {
             op.err("You can only attach your own uploads")
         }
@@ -145,6 +146,7 @@ async fn message_edit(op: Op) -> Frames {
     };
     match op.exec(command).await {
         Ok(_) => Vec::new(),
+        Err(e) if op.timed_out(&e).is_some() => op.timed_out(&e).unwrap_or_default(),
         Err(e) if denied(&e) => op.err("You do not have permission to edit this message"),
         Err(e) if e.kind == ErrorKind::NotFound => op.err("Message not found or cannot be edited"),
         Err(e) => op.err(&e.message),
@@ -430,6 +432,7 @@ async fn react(op: Op) -> Frames {
     match op.exec(command).await {
         Ok(Reply::Unchanged) => op.err(failed),
         Ok(_) => Vec::new(),
+        Err(e) if op.timed_out(&e).is_some() => op.timed_out(&e).unwrap_or_default(),
         Err(e) if denied(&e) => op.err(if add {
             "You do not have permission to add reactions to this message"
         } else {
@@ -470,6 +473,7 @@ async fn typing(op: Op) -> Frames {
                 ("global", json!(true)),
             ],
         )],
+        Err(e) if op.timed_out(&e).is_some() => op.timed_out(&e).unwrap_or_default(),
         Err(e) if denied(&e) => vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)],
         Err(e) => op.err(&e.message),
     }

@@ -12,6 +12,7 @@ mod commands;
 mod events;
 mod members;
 mod messages;
+mod moderation;
 mod roles;
 mod server;
 mod views;
