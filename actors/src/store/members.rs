@@ -99,6 +99,27 @@ impl Store {
     }
 }
 
+/// Bans: `bans` holds guild ‖ user → (), one entry per banned user.
+impl Store {
+    pub fn set_ban(&self, guild: Id, user: Id, banned: bool) -> Result<(), StoreError> {
+        let key = key2(guild, user);
+        if banned {
+            self.inner.t.bans.insert(key, &[][..])?;
+        } else {
+            self.inner.t.bans.remove(key)?;
+        }
+        Ok(())
+    }
+
+    pub fn is_banned(&self, guild: Id, user: Id) -> Result<bool, StoreError> {
+        Ok(self.inner.t.bans.contains_key(key2(guild, user))?)
+    }
+
+    pub fn bans_of(&self, guild: Id) -> Result<Vec<Id>, StoreError> {
+        super::suffix_ids(self.inner.t.bans.scan_prefix(guild.to_be_bytes()), 8)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -139,26 +160,5 @@ mod tests {
         assert_eq!(s.member(Id(10), Id(1)).unwrap(), None);
         assert_eq!(s.guilds_of_user(Id(1)).unwrap(), vec![Id(11)]);
         assert_eq!(s.members_of(Id(10)).unwrap(), vec![member(10, 2)]);
-    }
-}
-
-/// Bans: `bans` holds guild ‖ user → (), one entry per banned user.
-impl Store {
-    pub fn set_ban(&self, guild: Id, user: Id, banned: bool) -> Result<(), StoreError> {
-        let key = key2(guild, user);
-        if banned {
-            self.inner.t.bans.insert(key, &[][..])?;
-        } else {
-            self.inner.t.bans.remove(key)?;
-        }
-        Ok(())
-    }
-
-    pub fn is_banned(&self, guild: Id, user: Id) -> Result<bool, StoreError> {
-        Ok(self.inner.t.bans.contains_key(key2(guild, user))?)
-    }
-
-    pub fn bans_of(&self, guild: Id) -> Result<Vec<Id>, StoreError> {
-        super::suffix_ids(self.inner.t.bans.scan_prefix(guild.to_be_bytes()), 8)
     }
 }
