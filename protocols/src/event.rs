@@ -85,6 +85,12 @@ pub enum Event {
         guild_id: Id,
         user_id: Id,
     },
+    /// A user read a channel up to `last_read` (sent to that user only).
+    ReadState {
+        user_id: Id,
+        channel_id: Id,
+        last_read: Id,
+    },
     /// A member was timed out (or the timeout lifted).
     MemberTimeout {
         guild_id: Id,

@@ -15,13 +15,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::{Incoming, TestServer, PASSWORD, TIMEOUT};
 
 /// Broadcasts that [`Oc::recv_cmd`] skips when they are not what was asked
-/// for: the server heartbeat and presence noise caused by other clients.
+/// for: the server heartbeat, presence noise caused by other clients, and
+/// the read-state sync `messages_get` triggers.
 pub const SKIPPED: &[&str] = &[
     "ping",
     "user_join",
     "user_connect",
     "user_disconnect",
     "status_get",
+    "unreads_update",
 ];
 
 /// The 20 role permission names of the handshake (reference §3).

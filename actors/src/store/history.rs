@@ -50,6 +50,54 @@ impl Store {
     }
 }
 
+/// How far a count of messages reads before it stops: counts are for
+/// badges, and "10000+" is as good as exact there.
+pub const COUNT_LIMIT: usize = 10_000;
+
+/// Read states: `read_states` holds user ‖ channel → the last message id
+/// the user has read there.
+impl Store {
+    /// Messages in `channel` newer than `after` (all when `None`), counted
+    /// up to [`COUNT_LIMIT`].
+    pub fn count_after(&self, channel: Id, after: Option<Id>) -> Result<usize, StoreError> {
+        let lo = match after {
+            Some(a) => Bound::Excluded(key2(channel, a)),
+            None => Bound::Included(key2(channel, Id(0))),
+        };
+        let hi = Bound::Included(key2(channel, Id(u64::MAX)));
+        let mut n = 0;
+        for kv in self
+            .inner
+            .t
+            .messages
+            .range((lo, hi))
+            .keys()
+            .take(COUNT_LIMIT)
+        {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub fn set_last_read(&self, user: Id, channel: Id, message: Id) -> Result<(), StoreError> {
+        self.inner
+            .t
+            .read_states
+            .insert(key2(user, channel), &message.to_be_bytes()[..])?;
+        Ok(())
+    }
+
+    pub fn last_read(&self, user: Id, channel: Id) -> Result<Option<Id>, StoreError> {
+        Ok(self
+            .inner
+            .t
+            .read_states
+            .get(key2(user, channel))?
+            .and_then(|v| Id::from_be_slice(&v)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;

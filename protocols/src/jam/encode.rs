@@ -73,7 +73,8 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         Event::MemberJoin { .. }
         | Event::MemberLeave { .. }
         | Event::MemberRoles { .. }
-        | Event::MemberTimeout { .. } => return None,
+        | Event::MemberTimeout { .. }
+        | Event::ReadState { .. } => return None,
     })
 }
 

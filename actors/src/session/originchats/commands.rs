@@ -18,7 +18,8 @@ use switchboard_protocols::{GatewayError, Id};
 
 use super::views::{self, find_channel};
 use super::{
-    channels, events, members, messages, moderation, roles, server, voice, OcContext, OcSession,
+    channels, events, members, messages, moderation, roles, server, unreads, voice, OcContext,
+    OcSession,
 };
 use crate::guild::GuildShared;
 use crate::voice::VoiceStates;
@@ -26,7 +27,7 @@ use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 46] = [
+pub const CAPABILITIES: [&str; 49] = [
     "auth",
     "channel_create",
     "channel_delete",
@@ -60,6 +61,9 @@ pub const CAPABILITIES: [&str; 46] = [
     "status_get",
     "status_set",
     "typing",
+    "unreads_ack",
+    "unreads_count",
+    "unreads_get",
     "user_ban",
     "user_roles_get",
     "user_roles_set",
@@ -251,6 +255,7 @@ async fn run(op: Op) -> Frames {
         "roles_list" | "role_create" | "role_update" | "role_delete" | "user_roles_get"
         | "user_roles_set" => roles::run(op).await,
         "server_update" | "rate_limit_status" | "rate_limit_reset" => server::run(op).await,
+        "unreads_ack" | "unreads_get" | "unreads_count" => unreads::run(op).await,
         "user_ban" | "user_unban" | "user_timeout" | "users_banned_list" => {
             moderation::run(op).await
         }

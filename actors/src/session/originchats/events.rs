@@ -255,6 +255,27 @@ impl OcSession {
             );
             return vec![frame::prefix(&reply)];
         }
+        if let Event::ReadState {
+            channel_id,
+            last_read,
+            ..
+        } = &env.event
+        {
+            let Some(channel) = self.world.store.channel(*channel_id).ok().flatten() else {
+                return Vec::new();
+            };
+            if channel.guild_id != Some(self.guild_id) {
+                return Vec::new();
+            }
+            let reply = frame::reply(
+                "unreads_update",
+                [
+                    ("channel", json!(channel.name)),
+                    ("last_read", json!(last_read)),
+                ],
+            );
+            return vec![frame::prefix(&reply)];
+        }
         if let Event::Presence(p) = &env.event {
             if !self.shared.is_member(p.user_id) {
                 return Vec::new();

@@ -232,6 +232,8 @@ async fn messages_get(op: Op) -> Frames {
     };
     match op.history(channel.id, query).await {
         Ok(mut list) => {
+            // Reading a channel marks it read, as the reference does.
+            super::unreads::ack(&op, &channel, None);
             list.reverse();
             op.reply([
                 ("channel", json!(channel.name)),

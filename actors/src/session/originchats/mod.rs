@@ -15,6 +15,7 @@ mod messages;
 mod moderation;
 mod roles;
 mod server;
+mod unreads;
 mod views;
 mod voice;
 
