@@ -47,6 +47,9 @@ pub struct RolePatch {
     pub permissions: Option<u64>,
     pub position: Option<i32>,
     pub hoisted: Option<bool>,
+    pub self_assignable: Option<bool>,
+    pub description: Option<String>,
+    pub category: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -146,6 +149,12 @@ pub enum Command {
     },
     DeleteRole {
         role_id: Id,
+    },
+    /// A member gives themselves a self-assignable role, or drops it.
+    SelfRole {
+        guild_id: Id,
+        role_id: Id,
+        add: bool,
     },
     SetMemberRoles {
         guild_id: Id,

@@ -74,6 +74,8 @@ pub enum Event {
     },
     GuildCreate(GuildFull),
     GuildUpdate(GuildFull),
+    /// The guild's roles changed (the guild as in GuildUpdate).
+    GuildRoles(GuildFull),
     GuildDelete {
         id: Id,
     },

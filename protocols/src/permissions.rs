@@ -195,6 +195,9 @@ mod tests {
             permissions: perms,
             position: 0,
             hoisted: false,
+            self_assignable: false,
+            description: String::new(),
+            category: None,
         }
     }
 

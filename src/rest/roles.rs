@@ -64,6 +64,9 @@ fn role_patch(body: &Value) -> ApiResult<RolePatch> {
         permissions: f.opt_permissions("permissions")?,
         position: f.opt_i32("position")?,
         hoisted: f.opt_bool("hoisted")?,
+        self_assignable: f.opt_bool("self_assignable")?,
+        description: f.opt_string("description")?,
+        category: f.nullable_string("category")?,
     })
 }
 

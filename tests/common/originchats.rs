@@ -16,7 +16,8 @@ use super::{Incoming, TestServer, PASSWORD, TIMEOUT};
 
 /// Broadcasts that [`Oc::recv_cmd`] skips when they are not what was asked
 /// for: the server heartbeat, presence noise caused by other clients, and
-/// the read-state sync `messages_get` triggers.
+/// the read-state sync `messages_get` triggers, and `roles_list` pushes
+/// after role changes.
 pub const SKIPPED: &[&str] = &[
     "ping",
     "user_join",
@@ -24,6 +25,7 @@ pub const SKIPPED: &[&str] = &[
     "user_disconnect",
     "status_get",
     "unreads_update",
+    "roles_list",
 ];
 
 /// The 20 role permission names of the handshake (reference §3).

@@ -255,6 +255,9 @@ impl GuildActor {
                     permissions: permissions & perm::ALL,
                     position: self.state.roles.len() as i32,
                     hoisted: false,
+                    self_assignable: false,
+                    description: String::new(),
+                    category: None,
                 };
                 self.world.store.put_role(&role)?;
                 self.state.roles.insert(role.id, role.clone());
@@ -263,7 +266,7 @@ impl GuildActor {
                     &mut d,
                     &caller,
                     None,
-                    Event::GuildUpdate(self.state.header()),
+                    Event::GuildRoles(self.state.header()),
                 );
                 Reply::Role(role)
             }
@@ -274,7 +277,7 @@ impl GuildActor {
                     &mut d,
                     &caller,
                     None,
-                    Event::GuildUpdate(self.state.header()),
+                    Event::GuildRoles(self.state.header()),
                 );
                 Reply::Role(role)
             }
@@ -301,7 +304,7 @@ impl GuildActor {
                     &mut d,
                     &caller,
                     None,
-                    Event::GuildUpdate(self.state.header()),
+                    Event::GuildRoles(self.state.header()),
                 );
                 Reply::Done
             }
@@ -349,6 +352,46 @@ impl GuildActor {
                 };
                 self.world.store.put_invite(&invite)?;
                 Reply::Invite(invite)
+            }
+            Command::SelfRole { role_id, add, .. } => {
+                self.require(me, 0)?;
+                let role = self
+                    .state
+                    .roles
+                    .get(&role_id)
+                    .filter(|r| r.id != self.state.guild.id)
+                    .ok_or_else(|| GatewayError::not_found("Unknown role"))?;
+                if !role.self_assignable {
+                    return Err(GatewayError::forbidden("This role is not self-assignable"));
+                }
+                let member = self
+                    .state
+                    .members
+                    .get_mut(&me)
+                    .ok_or_else(|| GatewayError::not_found("Unknown member"))?;
+                let has = member.roles.contains(&role_id);
+                if has == add {
+                    return Err(GatewayError::conflict(if add {
+                        "You already have this role"
+                    } else {
+                        "You don't have this role"
+                    }));
+                }
+                if add {
+                    member.roles.push(role_id);
+                } else {
+                    member.roles.retain(|r| *r != role_id);
+                }
+                let roles = member.roles.clone();
+                self.world.store.put_member(member)?;
+                self.shared.set_member(me, roles.clone());
+                let event = Event::MemberRoles {
+                    guild_id: self.state.guild.id,
+                    user_id: me,
+                    roles,
+                };
+                self.to_viewers(&mut d, &caller, None, event);
+                Reply::Done
             }
             Command::Ban { .. } | Command::ListBans { .. } | Command::Timeout { .. } => {
                 return self.moderate(&caller, command);
@@ -561,6 +604,21 @@ impl GuildActor {
         }
         if let Some(hoisted) = patch.hoisted {
             role.hoisted = hoisted;
+        }
+        if let Some(s) = patch.self_assignable {
+            if s && role.permissions & (perm::ADMINISTRATOR | perm::MANAGE_ROLES) != 0 {
+                return Err(GatewayError::invalid(format!(
+                    "Role '{}' cannot be made self-assignable",
+                    role.name
+                )));
+            }
+            role.self_assignable = s;
+        }
+        if let Some(d) = patch.description {
+            role.description = d.chars().take(1024).collect();
+        }
+        if let Some(c) = patch.category {
+            role.category = c;
         }
         self.world.store.put_role(&role)?;
         self.state.roles.insert(role.id, role.clone());

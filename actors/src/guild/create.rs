@@ -47,6 +47,9 @@ fn write_guild(
         permissions: EVERYONE_DEFAULT,
         position: 0,
         hoisted: false,
+        self_assignable: false,
+        description: String::new(),
+        category: None,
     })?;
     let kinds = text
         .iter()

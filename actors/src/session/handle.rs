@@ -13,6 +13,12 @@ use switchboard_protocols::Id;
 #[rtype(result = "()")]
 pub struct Deliver(pub Arc<Envelope>);
 
+/// A no-op a session sends itself after `ctx.wait`: messages that arrived
+/// during the wait are only looked at once the actor is woken again.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Wake;
+
 /// Orders a session obeys whatever its mailbox holds.
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 #[rtype(result = "()")]

@@ -25,7 +25,7 @@ use tracing::debug;
 use crate::accounts;
 use crate::guild::Disconnect;
 use crate::hub::{Attach, Detach};
-use crate::session::handle::{Control, Deliver, SessionHandle};
+use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
 use crate::session::ready::{go_online, Ready};
 use crate::session::ws::{Assembler, Inbound, WsFramed, WsOut};
 use crate::world::{Caller, World};
@@ -243,6 +243,7 @@ impl JamSession {
                     let d = authenticated(&token, &user, &ready);
                     act.user = Some(user);
                     act.send_op(ctx, op::AUTHENTICATED, &d);
+                    ctx.notify(Wake);
                 }
                 Err(e) => {
                     let e = JamError::from(e).with_op(Some(op::AUTHENTICATE), None);
@@ -397,6 +398,11 @@ impl Handler<Deliver> for JamSession {
         }
         self.last_env = Some(env);
     }
+}
+
+impl Handler<Wake> for JamSession {
+    type Result = ();
+    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
 }
 
 impl Handler<Control> for JamSession {

@@ -117,6 +117,9 @@ pub fn role(id: u64, guild: u64) -> Role {
         permissions: 1 << 10,
         position: 1,
         hoisted: false,
+        self_assignable: false,
+        description: String::new(),
+        category: None,
     }
 }
 

@@ -277,6 +277,9 @@ mod tests {
             permissions: 1 << 10,
             position: 0,
             hoisted: false,
+            self_assignable: false,
+            description: String::new(),
+            category: None,
         };
         assert_eq!(role(&r)["permissions"], "1024");
     }

@@ -108,6 +108,14 @@ pub struct Role {
     pub position: i32,
     #[serde(default)]
     pub hoisted: bool,
+    /// Members may give themselves this role (OriginChats self-roles).
+    #[serde(default)]
+    pub self_assignable: bool,
+    #[serde(default)]
+    pub description: String,
+    /// A grouping label for self-roles.
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -208,6 +208,9 @@ mod tests {
             permissions: bits,
             position,
             hoisted: false,
+            self_assignable: false,
+            description: String::new(),
+            category: None,
         }
     }
 

@@ -27,7 +27,7 @@ use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 49] = [
+pub const CAPABILITIES: [&str; 52] = [
     "auth",
     "channel_create",
     "channel_delete",
@@ -56,6 +56,9 @@ pub const CAPABILITIES: [&str; 49] = [
     "role_delete",
     "role_update",
     "roles_list",
+    "self_role_add",
+    "self_role_remove",
+    "self_roles_list",
     "server_info",
     "server_update",
     "status_get",
@@ -253,7 +256,9 @@ async fn run(op: Op) -> Frames {
         }
         "users_list" | "users_online" | "status_set" | "status_get" => members::run(op).await,
         "roles_list" | "role_create" | "role_update" | "role_delete" | "user_roles_get"
-        | "user_roles_set" => roles::run(op).await,
+        | "user_roles_set" | "self_role_add" | "self_role_remove" | "self_roles_list" => {
+            roles::run(op).await
+        }
         "server_update" | "rate_limit_status" | "rate_limit_reset" => server::run(op).await,
         "unreads_ack" | "unreads_get" | "unreads_count" => unreads::run(op).await,
         "user_ban" | "user_unban" | "user_timeout" | "users_banned_list" => {
@@ -269,31 +274,57 @@ async fn run(op: Op) -> Frames {
     }
 }
 
+/// Requests a connection may have waiting behind the one running.
+const MAX_QUEUED: usize = 256;
+
 impl OcSession {
-    /// Runs a request to its end before the next one is read, as the
-    /// reference does: replies come in request order, and pipelined
-    /// messages are stored in the order they were sent.
-    fn run_in_order(
-        &mut self,
-        c: &mut Context<Self>,
-        listener: Option<String>,
-        work: impl std::future::Future<Output = Frames> + 'static,
-    ) {
-        c.wait(work.into_actor(self).map(move |frames, act, c| {
-            for f in frames {
-                act.send(c, &f, listener.as_deref());
-            }
-        }));
+    /// Queues a request. Requests of one connection run one at a time, in
+    /// the order they came, as the reference handles them: replies come in
+    /// request order and pipelined messages are stored in the order sent.
+    /// Events keep flowing to the connection meanwhile.
+    pub(super) fn dispatch(&mut self, c: &mut Context<Self>, req: Inbound) {
+        if self.queue.len() >= MAX_QUEUED {
+            let src = req.cmd.as_deref();
+            let e = frame::error(src, "Too many requests in flight; wait for replies");
+            return self.send(c, &e, req.listener.as_deref());
+        }
+        self.queue.push_back(req);
+        self.pump(c);
     }
 
-    pub(super) fn dispatch(&mut self, c: &mut Context<Self>, req: Inbound) {
-        let listener = req.listener.clone();
+    /// Starts queued requests until one has to wait.
+    fn pump(&mut self, c: &mut Context<Self>) {
+        while !self.busy {
+            let Some(req) = self.queue.pop_front() else {
+                return;
+            };
+            let listener = req.listener.clone();
+            match self.begin(req) {
+                Started::Now(frames) => {
+                    for f in frames {
+                        self.send(c, &f, listener.as_deref());
+                    }
+                }
+                Started::Later(work) => {
+                    self.busy = true;
+                    c.spawn(work.into_actor(self).map(move |frames, act, c| {
+                        for f in frames {
+                            act.send(c, &f, listener.as_deref());
+                        }
+                        act.busy = false;
+                        act.pump(c);
+                    }));
+                }
+            }
+        }
+    }
+
+    fn begin(&mut self, req: Inbound) -> Started {
         let Some(user) = self.user.clone() else {
-            return;
+            return Started::Now(Vec::new());
         };
         let Some(cmd) = req.cmd.clone() else {
-            let e = frame::error(None, "Unknown command: None");
-            return self.send(c, &e, listener.as_deref());
+            return Started::Now(vec![frame::error(None, "Unknown command: None")]);
         };
         let op = Op {
             world: self.world.clone(),
@@ -302,23 +333,23 @@ impl OcSession {
             shared: self.shared.clone(),
             user,
             session: self.id,
-            listener: listener.clone(),
+            listener: req.listener.clone(),
             cmd: cmd.clone(),
             body: req.body,
         };
-        let frames: Frames = match cmd.as_str() {
+        Started::Now(match cmd.as_str() {
             "ping" => vec![frame::reply("pong", [("val", json!("pong"))])],
             "auth" | "login" | "register" => op.err(&format!("Unknown command: {cmd}")),
-            name if CAPABILITIES.contains(&name) => {
-                return self.run_in_order(c, listener, run(op));
-            }
+            name if CAPABILITIES.contains(&name) => return Started::Later(Box::pin(run(op))),
             name if OUT_OF_SCOPE.contains(&name) => {
                 op.err(&format!("{name} is not supported by this server"))
             }
             name => op.err(&format!("Unknown command: {name}")),
-        };
-        for f in frames {
-            self.send(c, &f, listener.as_deref());
-        }
+        })
     }
+}
+
+enum Started {
+    Now(Frames),
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Frames>>>),
 }

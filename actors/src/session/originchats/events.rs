@@ -55,7 +55,7 @@ fn guild_of(event: &Event) -> Option<Option<Id>> {
         Event::VoiceState { state, .. } => Some(state.guild_id),
         Event::MemberJoin { guild_id, .. } => Some(*guild_id),
         Event::MemberRoles { guild_id, .. } => Some(*guild_id),
-        Event::GuildUpdate(g) => Some(g.guild.id),
+        Event::GuildUpdate(g) | Event::GuildRoles(g) => Some(g.guild.id),
         _ => return None,
     })
 }
@@ -180,23 +180,21 @@ pub(super) fn render(world: &World, event: &Event) -> Vec<Map<String, Value>> {
             }
             out
         }
-        Event::GuildUpdate(g) => vec![
-            frame::reply(
-                "server_update",
-                [
-                    ("name", json!(g.guild.name)),
-                    ("icon", json!(g.guild.icon)),
-                    ("banner", Value::Null),
-                ],
-            ),
-            frame::reply(
-                "roles_list",
-                [(
-                    "roles",
-                    Value::Object(super::roles::roles_map(&g.roles, g.guild.id)),
-                )],
-            ),
-        ],
+        Event::GuildUpdate(g) => vec![frame::reply(
+            "server_update",
+            [
+                ("name", json!(g.guild.name)),
+                ("icon", json!(g.guild.icon)),
+                ("banner", Value::Null),
+            ],
+        )],
+        Event::GuildRoles(g) => vec![frame::reply(
+            "roles_list",
+            [(
+                "roles",
+                Value::Object(super::roles::roles_map(&g.roles, g.guild.id)),
+            )],
+        )],
         Event::MemberRoles {
             guild_id, user_id, ..
         } => match world.guild_shared(*guild_id) {

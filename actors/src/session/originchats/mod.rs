@@ -41,7 +41,7 @@ use tracing::debug;
 
 use crate::guild::{Disconnect, GuildShared};
 use crate::hub::{Attach, Detach};
-use crate::session::handle::{Control, Deliver, SessionHandle};
+use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
 use crate::session::ws::{Assembler, Inbound, WsFramed, WsOut};
 use crate::world::World;
 
@@ -151,6 +151,9 @@ pub struct OcSession {
     guilds: Vec<Id>,
     authenticating: bool,
     last_env: Option<Arc<Envelope>>,
+    /// Requests waiting behind the one running (see `commands.rs`).
+    queue: std::collections::VecDeque<switchboard_protocols::originchats::Inbound>,
+    busy: bool,
 }
 
 impl OcSession {
@@ -183,6 +186,8 @@ impl OcSession {
                 user: None,
                 guilds: Vec::new(),
                 authenticating: false,
+                queue: std::collections::VecDeque::new(),
+                busy: false,
                 last_env: None,
             }
         })
@@ -367,6 +372,7 @@ impl Handler<Deliver> for OcSession {
         let side = matches!(
             env.event,
             switchboard_protocols::event::Event::GuildUpdate(_)
+                | switchboard_protocols::event::Event::GuildRoles(_)
         );
         let listener = env
             .origin
@@ -382,6 +388,11 @@ impl Handler<Deliver> for OcSession {
         }
         self.last_env = Some(env);
     }
+}
+
+impl Handler<Wake> for OcSession {
+    type Result = ();
+    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
 }
 
 impl Handler<Control> for OcSession {

@@ -37,12 +37,12 @@ pub(super) fn roles_map(roles: &[Role], guild: Id) -> Map<String, Value> {
             name.to_string(),
             json!({
                 "id": r.id,
-                "description": "",
+                "description": r.description,
                 "color": objects::color(r.color),
                 "hoisted": r.hoisted,
                 "permissions": role_permission_names(r.permissions),
-                "self_assignable": false,
-                "category": null,
+                "self_assignable": r.self_assignable,
+                "category": r.category,
                 "position": i + 1,
             }),
         );
@@ -108,6 +108,10 @@ pub(super) async fn run(op: Op) -> Frames {
             {
                 return op.err("Role already exists");
             }
+            let wants_self = op.body.get("self_assignable").and_then(Value::as_bool) == Some(true);
+            if wants_self && ["owner", "admin", "moderator"].contains(&name.as_str()) {
+                return op.err(&format!("Role '{name}' cannot be made self-assignable"));
+            }
             let permissions = match op.body.get("permissions").and_then(Value::as_array) {
                 Some(list) => match bits_of(list) {
                     Ok(b) => b,
@@ -124,17 +128,28 @@ pub(super) async fn run(op: Op) -> Frames {
             };
             match op.exec(command).await {
                 Ok(Reply::Role(r)) => {
-                    if op.body.get("hoisted").and_then(Value::as_bool) == Some(true) {
-                        let patch = RolePatch {
-                            hoisted: Some(true),
-                            ..RolePatch::default()
+                    let patch = RolePatch {
+                        hoisted: op.body.get("hoisted").and_then(Value::as_bool),
+                        self_assignable: op.body.get("self_assignable").and_then(Value::as_bool),
+                        description: op.text("description"),
+                        category: op
+                            .body
+                            .get("category")
+                            .map(|c| c.as_str().map(str::to_string)),
+                        ..RolePatch::default()
+                    };
+                    let wanted = patch.hoisted.is_some()
+                        || patch.self_assignable.is_some()
+                        || patch.description.is_some()
+                        || patch.category.is_some();
+                    if wanted {
+                        let update = Command::UpdateRole {
+                            role_id: r.id,
+                            patch,
                         };
-                        let _ = op
-                            .exec(Command::UpdateRole {
-                                role_id: r.id,
-                                patch,
-                            })
-                            .await;
+                        if let Err(e) = op.exec(update).await {
+                            return op.err(&e.message);
+                        }
                     }
                     op.reply([("id", json!(r.id)), ("name", json!(r.name))])
                 }
@@ -168,6 +183,11 @@ pub(super) async fn run(op: Op) -> Frames {
                 permissions,
                 position: None,
                 hoisted: pick("hoisted").and_then(Value::as_bool),
+                self_assignable: pick("self_assignable").and_then(Value::as_bool),
+                description: pick("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                category: pick("category").map(|c| c.as_str().map(str::to_string)),
             };
             match op
                 .exec(Command::UpdateRole {
@@ -233,7 +253,65 @@ pub(super) async fn run(op: Op) -> Frames {
                 ("color", json!(color)),
             ])
         }
+        "self_role_add" | "self_role_remove" => self_role(op).await,
+        "self_roles_list" => {
+            let mine = op.shared.member_roles(op.user.id).unwrap_or_default();
+            let mut list: Vec<Role> = op
+                .shared
+                .roles()
+                .values()
+                .filter(|r| r.self_assignable && r.id != op.guild)
+                .cloned()
+                .collect();
+            list.sort_by_key(|r| (r.position, r.id));
+            let roles: Vec<Value> = list
+                .iter()
+                .map(|r| {
+                    json!({
+                        "id": r.id,
+                        "name": r.name,
+                        "description": r.description,
+                        "color": objects::color(r.color),
+                        "category": r.category,
+                        "assigned": mine.contains(&r.id),
+                    })
+                })
+                .collect();
+            op.reply([("roles", Value::Array(roles))])
+        }
         _ => user_roles_set(op).await,
+    }
+}
+
+async fn self_role(op: Op) -> Frames {
+    let add = op.cmd == "self_role_add";
+    let Some(name) = op.text("role").filter(|r| !r.is_empty()) else {
+        return op.err("Role name is required");
+    };
+    let Some(role) = role_by(&op, Some(name.clone())).filter(|r| r.id != op.guild) else {
+        return op.err("Role not found");
+    };
+    let command = Command::SelfRole {
+        guild_id: op.guild,
+        role_id: role.id,
+        add,
+    };
+    match op.exec(command).await {
+        Ok(_) => {
+            let (roles, _) = roles_of(&op.shared, op.user.id);
+            op.reply([
+                ("role", json!(name)),
+                ("success", json!(true)),
+                ("roles", json!(roles)),
+            ])
+        }
+        Err(e) if e.kind == ErrorKind::Forbidden => op.err("This role is not self-assignable"),
+        Err(e) if e.kind == ErrorKind::Conflict => op.err(&e.message),
+        Err(_) => op.err(if add {
+            "Failed to assign role"
+        } else {
+            "Failed to remove role"
+        }),
     }
 }
 
