@@ -107,6 +107,29 @@ async fn rotur_account(
     Ok((user, true))
 }
 
+/// The user behind an upload's credentials: a Switchboard session token,
+/// or a Rotur validator made for `key` (the uploader's connection key).
+pub async fn user_for_validator(
+    world: &Arc<World>,
+    ctx: &OcContext,
+    key: &str,
+    validator: &str,
+) -> Option<Arc<User>> {
+    if let Ok(user) = accounts::authenticate_token(world, validator) {
+        return Some(user);
+    }
+    if ctx.config.auth_mode == AuthMode::CrackedOnly {
+        return None;
+    }
+    let (rotur_id, name) = rotur_validate(&ctx.config.rotur_validate_url, key, validator)
+        .await
+        .ok()?;
+    rotur_account(world, &rotur_id, &name)
+        .await
+        .ok()
+        .map(|(u, _)| u)
+}
+
 /// The reference's rules for new local accounts, in its order.
 fn check_new_account(username: &str, password: &str) -> Result<String, &'static str> {
     let len = username.chars().count();

@@ -18,8 +18,8 @@ use switchboard_protocols::{GatewayError, Id};
 
 use super::views::{self, find_channel};
 use super::{
-    channels, events, members, messages, moderation, roles, server, unreads, voice, OcContext,
-    OcSession,
+    attachments, channels, events, members, messages, moderation, pings, roles, server, unreads,
+    voice, OcContext, OcSession,
 };
 use crate::guild::GuildShared;
 use crate::voice::VoiceStates;
@@ -27,7 +27,9 @@ use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 52] = [
+pub const CAPABILITIES: [&str; 55] = [
+    "attachment_delete",
+    "attachment_get",
     "auth",
     "channel_create",
     "channel_delete",
@@ -49,6 +51,7 @@ pub const CAPABILITIES: [&str; 52] = [
     "messages_pinned",
     "messages_search",
     "ping",
+    "pings_get",
     "rate_limit_reset",
     "rate_limit_status",
     "register",
@@ -261,6 +264,8 @@ async fn run(op: Op) -> Frames {
         }
         "server_update" | "rate_limit_status" | "rate_limit_reset" => server::run(op).await,
         "unreads_ack" | "unreads_get" | "unreads_count" => unreads::run(op).await,
+        "pings_get" => pings::run(op).await,
+        "attachment_get" | "attachment_delete" => attachments::run(op).await,
         "user_ban" | "user_unban" | "user_timeout" | "users_banned_list" => {
             moderation::run(op).await
         }

@@ -6,13 +6,17 @@
 //! model are encoded once per event (see [`events`]) and reach every
 //! authenticated connection that may see them.
 
+mod attachments;
 mod auth;
+
+pub use auth::user_for_validator;
 mod channels;
 mod commands;
 mod events;
 mod members;
 mod messages;
 mod moderation;
+mod pings;
 mod roles;
 mod server;
 mod unreads;
