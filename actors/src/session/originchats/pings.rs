@@ -75,7 +75,7 @@ pub(super) async fn run(op: Op) -> Frames {
             }
         }
     }
-    found.sort_by(|a, b| b.0.id.cmp(&a.0.id));
+    found.sort_by_key(|(m, _)| std::cmp::Reverse(m.id));
     let total = found.len();
     let page: Vec<Value> = found
         .into_iter()
