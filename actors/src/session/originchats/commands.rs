@@ -27,7 +27,7 @@ use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 55] = [
+pub const CAPABILITIES: [&str; 58] = [
     "attachment_delete",
     "attachment_get",
     "auth",
@@ -57,6 +57,9 @@ pub const CAPABILITIES: [&str; 55] = [
     "register",
     "role_create",
     "role_delete",
+    "role_permissions_get",
+    "role_permissions_set",
+    "role_reorder",
     "role_update",
     "roles_list",
     "self_role_add",
@@ -258,10 +261,18 @@ async fn run(op: Op) -> Frames {
             ])
         }
         "users_list" | "users_online" | "status_set" | "status_get" => members::run(op).await,
-        "roles_list" | "role_create" | "role_update" | "role_delete" | "user_roles_get"
-        | "user_roles_set" | "self_role_add" | "self_role_remove" | "self_roles_list" => {
-            roles::run(op).await
-        }
+        "roles_list"
+        | "role_create"
+        | "role_update"
+        | "role_delete"
+        | "user_roles_get"
+        | "user_roles_set"
+        | "self_role_add"
+        | "self_role_remove"
+        | "self_roles_list"
+        | "role_reorder"
+        | "role_permissions_get"
+        | "role_permissions_set" => roles::run(op).await,
         "server_update" | "rate_limit_status" | "rate_limit_reset" => server::run(op).await,
         "unreads_ack" | "unreads_get" | "unreads_count" => unreads::run(op).await,
         "pings_get" => pings::run(op).await,

@@ -254,6 +254,8 @@ pub(super) async fn run(op: Op) -> Frames {
             ])
         }
         "self_role_add" | "self_role_remove" => self_role(op).await,
+        "role_reorder" => reorder(op).await,
+        "role_permissions_get" | "role_permissions_set" => role_permissions(op).await,
         "self_roles_list" => {
             let mine = op.shared.member_roles(op.user.id).unwrap_or_default();
             let mut list: Vec<Role> = op
@@ -371,4 +373,96 @@ pub(super) fn member_roles_frame(
             ("global", json!(true)),
         ],
     )
+}
+
+/// `role_reorder`: the roles named, in this order, above the others.
+async fn reorder(op: Op) -> Frames {
+    let Some(list) = op.body.get("roles").and_then(Value::as_array).cloned() else {
+        return op.err("Roles array is required");
+    };
+    let mut ordered = Vec::new();
+    for entry in &list {
+        let key = match entry {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if PROTECTED.contains(&key.as_str()) {
+            continue;
+        }
+        match role_by(&op, Some(key)) {
+            Some(r) if r.id != op.guild => ordered.push(r),
+            _ => return op.err("Failed to reorder roles"),
+        }
+    }
+    for (i, role) in ordered.iter().enumerate() {
+        let patch = RolePatch {
+            position: Some(i as i32 + 1),
+            ..RolePatch::default()
+        };
+        if let Err(e) = op
+            .exec(Command::UpdateRole {
+                role_id: role.id,
+                patch,
+            })
+            .await
+        {
+            return denied(&op, &e, "manage_roles");
+        }
+    }
+    let names: Vec<Value> = ordered.iter().map(|r| json!(r.name)).collect();
+    op.reply([("roles", Value::Array(names))])
+}
+
+async fn role_permissions(op: Op) -> Frames {
+    let key = op.text("id").or_else(|| op.text("name"));
+    if key.is_none() {
+        return op.err("Role id or name is required");
+    }
+    if key.as_deref() == Some(OWNER) {
+        return op.err(&format!("Cannot manage protected role '{OWNER}'"));
+    }
+    let Some(role) = role_by(&op, key) else {
+        return op.err("Role not found");
+    };
+    let name = if role.id == op.guild {
+        EVERYONE.to_string()
+    } else {
+        role.name.clone()
+    };
+    if op.cmd == "role_permissions_get" {
+        return op.reply([
+            ("id", json!(role.id)),
+            ("name", json!(name)),
+            (
+                "permissions",
+                json!(role_permission_names(role.permissions)),
+            ),
+        ]);
+    }
+    let Some(list) = op.body.get("permissions").and_then(Value::as_array) else {
+        return op.err("Permissions must be an array");
+    };
+    let bits = match bits_of(list) {
+        Ok(b) => b,
+        Err(e) => return op.err(&e),
+    };
+    let patch = RolePatch {
+        permissions: Some(bits),
+        ..RolePatch::default()
+    };
+    match op
+        .exec(Command::UpdateRole {
+            role_id: role.id,
+            patch,
+        })
+        .await
+    {
+        Ok(_) => op.reply([
+            ("id", json!(role.id)),
+            ("name", json!(name)),
+            ("permissions", json!(role_permission_names(bits))),
+            ("updated", json!(true)),
+        ]),
+        Err(e) => denied(&op, &e, "manage_roles"),
+    }
 }
