@@ -89,3 +89,82 @@ async fn roles_reorder_and_change_permissions() {
         .expect_error(Some("role_permissions_get"), "Role not found")
         .await;
 }
+
+#[tokio::test]
+async fn nicknames_are_per_guild_and_broadcast() {
+    let server = TestServer::start();
+    let (a_token, _) = rest_register(&server, "alice").await;
+    let (b_token, _) = rest_register(&server, "bob").await;
+    let (_, guild) = server
+        .rest(
+            "POST",
+            "/api/guilds",
+            Some(&a_token),
+            Some(&json!({"name": "Nicks"})),
+        )
+        .await;
+    let gid = guild["id"].as_str().expect("guild id").to_string();
+    let (_, invite) = server
+        .rest(
+            "POST",
+            &format!("/api/guilds/{gid}/invites"),
+            Some(&a_token),
+            None,
+        )
+        .await;
+    let code = invite["code"].as_str().expect("code").to_string();
+    server
+        .rest(
+            "POST",
+            &format!("/api/invites/{code}"),
+            Some(&b_token),
+            None,
+        )
+        .await;
+    let url = oc_guild_url(&server, &gid);
+    let mut alice = Oc::with_token_at(&url, "alice", &a_token).await;
+    let mut bob = Oc::with_token_at(&url, "bob", &b_token).await;
+
+    alice
+        .send(json!({"cmd": "user_update", "user": "bob", "updates": {"nickname": "Bobby"}}))
+        .await;
+    let got = alice.recv_all(&["user_update", "user_updated"]).await;
+    assert_eq!(
+        got[0],
+        json!({"cmd": "user_update", "user": "bob", "nickname": "Bobby"})
+    );
+    let heard = bob.recv_cmd("user_updated").await;
+    assert_eq!(
+        (heard["username"].clone(), heard["nickname"].clone()),
+        (json!("bob"), json!("Bobby"))
+    );
+    bob.send(json!({"cmd": "users_list"})).await;
+    let users = bob.recv_cmd("users_list").await;
+    let me = users["users"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["username"] == "bob"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(me["nickname"], "Bobby");
+
+    // Only the nickname can change here; and only with manage_users.
+    alice
+        .send(json!({"cmd": "user_update", "user": "bob", "updates": {"username": "rob"}}))
+        .await;
+    alice
+        .expect_error(Some("user_update"), "Cannot update field: username")
+        .await;
+    bob.send(json!({"cmd": "user_update", "user": "alice", "updates": {"nickname": "Al"}}))
+        .await;
+    bob.expect_error(
+        Some("user_update"),
+        "Access denied: 'manage_users' permission required",
+    )
+    .await;
+    alice
+        .send(json!({"cmd": "user_update", "user": "bob"}))
+        .await;
+    alice
+        .expect_error(Some("user_update"), "Updates must be an object")
+        .await;
+}

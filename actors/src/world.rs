@@ -355,6 +355,7 @@ impl World {
             | C::CreateRole { guild_id, .. }
             | C::SetMemberRoles { guild_id, .. }
             | C::SelfRole { guild_id, .. }
+            | C::SetNick { guild_id, .. }
             | C::CreateInvite { guild_id }
             | C::Ban { guild_id, .. }
             | C::ListBans { guild_id }

@@ -150,6 +150,13 @@ pub enum Command {
     DeleteRole {
         role_id: Id,
     },
+    /// Sets a member's nickname in a guild (their own, or anyone's with
+    /// MODERATE_MEMBERS); `None` clears it.
+    SetNick {
+        guild_id: Id,
+        user_id: Id,
+        nick: Option<String>,
+    },
     /// A member gives themselves a self-assignable role, or drops it.
     SelfRole {
         guild_id: Id,

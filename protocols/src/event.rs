@@ -99,6 +99,12 @@ pub enum Event {
         user_id: Id,
         until: Option<i64>,
     },
+    /// A member's nickname changed.
+    MemberNick {
+        guild_id: Id,
+        user_id: Id,
+        nick: Option<String>,
+    },
     /// A member's roles changed.
     MemberRoles {
         guild_id: Id,

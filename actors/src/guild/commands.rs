@@ -393,7 +393,10 @@ impl GuildActor {
                 self.to_viewers(&mut d, &caller, None, event);
                 Reply::Done
             }
-            Command::Ban { .. } | Command::ListBans { .. } | Command::Timeout { .. } => {
+            Command::Ban { .. }
+            | Command::ListBans { .. }
+            | Command::Timeout { .. }
+            | Command::SetNick { .. } => {
                 return self.moderate(&caller, command);
             }
             Command::JoinInvite { .. } => {

@@ -54,6 +54,34 @@ impl GuildActor {
                 }
                 Reply::Done
             }
+            Command::SetNick { user_id, nick, .. } => {
+                if user_id != me {
+                    self.require(me, perm::MODERATE_MEMBERS)?;
+                } else {
+                    self.require(me, 0)?;
+                }
+                let nick = nick.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+                if nick.as_ref().is_some_and(|n| n.chars().count() > 32) {
+                    return Err(GatewayError::invalid("Nicknames are at most 32 characters"));
+                }
+                let member = self
+                    .state
+                    .members
+                    .get_mut(&user_id)
+                    .ok_or_else(|| GatewayError::not_found("Unknown member"))?;
+                member.nick = nick.clone();
+                self.world.store.put_member(member)?;
+                let env = caller.envelope(Event::MemberNick {
+                    guild_id,
+                    user_id,
+                    nick,
+                });
+                self.shared.for_each_viewer(None, |s| {
+                    d.push(s, &env);
+                    true
+                });
+                Reply::Done
+            }
             Command::ListBans { .. } => {
                 self.require(me, perm::BAN_MEMBERS)?;
                 let users = self

@@ -74,6 +74,7 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         | Event::MemberLeave { .. }
         | Event::MemberRoles { .. }
         | Event::MemberTimeout { .. }
+        | Event::MemberNick { .. }
         | Event::ReadState { .. } => return None,
     })
 }

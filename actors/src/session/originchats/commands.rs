@@ -27,7 +27,7 @@ use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 58] = [
+pub const CAPABILITIES: [&str; 59] = [
     "attachment_delete",
     "attachment_get",
     "auth",
@@ -78,6 +78,7 @@ pub const CAPABILITIES: [&str; 58] = [
     "user_roles_set",
     "user_timeout",
     "user_unban",
+    "user_update",
     "users_banned_list",
     "users_list",
     "users_online",
@@ -260,7 +261,9 @@ async fn run(op: Op) -> Frames {
                 ("banner", Value::Null),
             ])
         }
-        "users_list" | "users_online" | "status_set" | "status_get" => members::run(op).await,
+        "users_list" | "users_online" | "status_set" | "status_get" | "user_update" => {
+            members::run(op).await
+        }
         "roles_list"
         | "role_create"
         | "role_update"

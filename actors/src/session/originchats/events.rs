@@ -54,7 +54,7 @@ fn guild_of(event: &Event) -> Option<Option<Id>> {
         Event::Typing { guild_id, .. } => *guild_id,
         Event::VoiceState { state, .. } => Some(state.guild_id),
         Event::MemberJoin { guild_id, .. } => Some(*guild_id),
-        Event::MemberRoles { guild_id, .. } => Some(*guild_id),
+        Event::MemberRoles { guild_id, .. } | Event::MemberNick { guild_id, .. } => Some(*guild_id),
         Event::GuildUpdate(g) | Event::GuildRoles(g) => Some(g.guild.id),
         _ => return None,
     })
@@ -194,6 +194,14 @@ pub(super) fn render(world: &World, event: &Event) -> Vec<Map<String, Value>> {
                 "roles",
                 Value::Object(super::roles::roles_map(&g.roles, g.guild.id)),
             )],
+        )],
+        Event::MemberNick { user_id, nick, .. } => vec![frame::reply(
+            "user_updated",
+            [
+                ("user_id", json!(user_id)),
+                ("username", json!(username(world, *user_id))),
+                ("nickname", json!(nick)),
+            ],
         )],
         Event::MemberRoles {
             guild_id, user_id, ..

@@ -51,6 +51,7 @@ pub(super) async fn run(op: Op) -> Frames {
             op.reply([("users", Value::Array(users))])
         }
         "status_set" => status_set(op).await,
+        "user_update" => user_update(op).await,
         _ => status_get(op).await,
     }
 }
@@ -88,6 +89,42 @@ async fn status_set(op: Op) -> Frames {
                 ("global", json!(true)),
             ],
         )]
+    }
+}
+
+/// `user_update` (manage_users): the member's nickname in this guild.
+/// Usernames are the account's, shared by every dialect, and not renamed
+/// here.
+async fn user_update(op: Op) -> Frames {
+    let Some(name) = op.text("user").filter(|n| !n.is_empty()) else {
+        return op.err("User parameter is required");
+    };
+    let Some(updates) = op.body.get("updates").and_then(Value::as_object).cloned() else {
+        return op.err("Updates must be an object");
+    };
+    let user = match op.world.store.user_by_name(&name) {
+        Ok(Some(u)) if op.shared.is_member(u.id) => u,
+        _ => return op.err(s::USER_NOT_FOUND),
+    };
+    if let Some(field) = updates.keys().find(|k| k.as_str() != "nickname") {
+        return op.err(&format!("Cannot update field: {field}"));
+    }
+    let nick = match updates.get("nickname") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(n.clone()),
+        Some(_) => return op.err("Nickname must be a string or null"),
+    };
+    let command = Command::SetNick {
+        guild_id: op.guild,
+        user_id: user.id,
+        nick: nick.clone(),
+    };
+    match op.exec(command).await {
+        Ok(_) => op.reply([("user", json!(user.username)), ("nickname", json!(nick))]),
+        Err(e) if e.kind == switchboard_protocols::ErrorKind::Forbidden => {
+            op.err("Access denied: 'manage_users' permission required")
+        }
+        Err(e) => op.err(&e.message),
     }
 }
 

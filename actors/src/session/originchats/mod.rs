@@ -377,6 +377,7 @@ impl Handler<Deliver> for OcSession {
             env.event,
             switchboard_protocols::event::Event::GuildUpdate(_)
                 | switchboard_protocols::event::Event::GuildRoles(_)
+                | switchboard_protocols::event::Event::MemberNick { .. }
         );
         let listener = env
             .origin

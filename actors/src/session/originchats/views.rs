@@ -172,13 +172,20 @@ pub(super) fn user_entry(
 ) -> Option<Value> {
     let u = world.user(user).ok()?;
     let (roles, color) = roles_of(shared, user);
+    let nick = world
+        .store
+        .member(shared.guild_id, user)
+        .ok()
+        .flatten()
+        .and_then(|m| m.nick)
+        .unwrap_or_else(|| u.display_name.clone());
     let (status, text) = match presence {
         Some(p) => (p.status, p.text.clone()),
         None => (Status::Offline, String::new()),
     };
     Some(json!({
         "username": u.username,
-        "nickname": u.display_name,
+        "nickname": nick,
         "roles": roles,
         "color": color,
         "status": {"status": status.as_str(), "text": text},
