@@ -7,10 +7,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use switchboard_protocols::command::{ChannelPatch, Command, GuildPatch, RolePatch};
+use switchboard_protocols::command::{ChannelPatch, Command, GuildPatch};
 use switchboard_protocols::event::Event;
 use switchboard_protocols::model::{
-    Category, Channel, GuildFull, Invite, Member, Overwrite, OverwriteTarget, Role, User,
+    Category, Channel, GuildFull, Invite, Member, Overwrite, OverwriteTarget, User,
 };
 use switchboard_protocols::permissions::{self as perm, VIEW_CHANNEL};
 use switchboard_protocols::time::now_ms;
@@ -67,7 +67,7 @@ impl GuildActor {
 
     /// Queues `event` for every online member who may view `channel`
     /// (every online member when `None`).
-    fn to_viewers(
+    pub(super) fn to_viewers(
         &self,
         d: &mut Deliveries,
         caller: &Caller,
@@ -239,105 +239,11 @@ impl GuildActor {
                 self.world.forget_channel(channel_id);
                 Reply::Done
             }
-            Command::CreateRole {
-                name,
-                color,
-                permissions,
-                ..
-            } => {
-                self.require(me, perm::MANAGE_ROLES)?;
-                self.check_grantable(me, permissions)?;
-                let role = Role {
-                    id: self.world.ids.next(),
-                    guild_id: self.state.guild.id,
-                    name: clean_name(&name, "Role name")?,
-                    color: color & 0xFF_FFFF,
-                    permissions: permissions & perm::ALL,
-                    position: self.state.roles.len() as i32,
-                    hoisted: false,
-                    self_assignable: false,
-                    description: String::new(),
-                    category: None,
-                };
-                self.world.store.put_role(&role)?;
-                self.state.roles.insert(role.id, role.clone());
-                self.shared.set_roles(&self.state.roles);
-                self.to_viewers(
-                    &mut d,
-                    &caller,
-                    None,
-                    Event::GuildRoles(self.state.header()),
-                );
-                Reply::Role(role)
-            }
-            Command::UpdateRole { role_id, patch } => {
-                self.require(me, perm::MANAGE_ROLES)?;
-                let role = self.patch_role(me, role_id, patch)?;
-                self.to_viewers(
-                    &mut d,
-                    &caller,
-                    None,
-                    Event::GuildRoles(self.state.header()),
-                );
-                Reply::Role(role)
-            }
-            Command::DeleteRole { role_id } => {
-                self.require(me, perm::MANAGE_ROLES)?;
-                if role_id == self.state.guild.id {
-                    return Err(GatewayError::invalid(
-                        "The @everyone role cannot be deleted",
-                    ));
-                }
-                if self.state.roles.remove(&role_id).is_none() {
-                    return Err(GatewayError::not_found("Unknown role"));
-                }
-                self.world.store.delete_role(role_id)?;
-                for member in self.state.members.values_mut() {
-                    if member.roles.contains(&role_id) {
-                        member.roles.retain(|r| *r != role_id);
-                        self.world.store.put_member(member)?;
-                        self.shared.set_member(member.user_id, member.roles.clone());
-                    }
-                }
-                self.shared.set_roles(&self.state.roles);
-                self.to_viewers(
-                    &mut d,
-                    &caller,
-                    None,
-                    Event::GuildRoles(self.state.header()),
-                );
-                Reply::Done
-            }
-            Command::SetMemberRoles { user_id, roles, .. } => {
-                self.require(me, perm::MANAGE_ROLES)?;
-                for r in &roles {
-                    let role = self
-                        .state
-                        .roles
-                        .get(r)
-                        .filter(|_| *r != self.state.guild.id)
-                        .ok_or_else(|| GatewayError::not_found("Unknown role"))?;
-                    self.check_grantable(me, role.permissions)?;
-                }
-                let member = self
-                    .state
-                    .members
-                    .get_mut(&user_id)
-                    .ok_or_else(|| GatewayError::not_found("Unknown member"))?;
-                let mut roles = roles;
-                roles.sort();
-                roles.dedup();
-                member.roles = roles.clone();
-                self.world.store.put_member(member)?;
-                self.shared.set_member(user_id, roles.clone());
-                let event = Event::MemberRoles {
-                    guild_id: self.state.guild.id,
-                    user_id,
-                    roles,
-                };
-                self.to_viewers(&mut d, &caller, None, event);
-                Reply::Done
-            }
+            Command::CreateRole { .. }
+            | Command::UpdateRole { .. }
+            | Command::DeleteRole { .. }
+            | Command::SetMemberRoles { .. }
+            | Command::SelfRole { .. } => return self.role_command(&caller, command),
             Command::CreateInvite { .. } => {
                 self.require(me, perm::CREATE_INVITE)?;
                 let invite = Invite {
@@ -352,46 +258,6 @@ impl GuildActor {
                 };
                 self.world.store.put_invite(&invite)?;
                 Reply::Invite(invite)
-            }
-            Command::SelfRole { role_id, add, .. } => {
-                self.require(me, 0)?;
-                let role = self
-                    .state
-                    .roles
-                    .get(&role_id)
-                    .filter(|r| r.id != self.state.guild.id)
-                    .ok_or_else(|| GatewayError::not_found("Unknown role"))?;
-                if !role.self_assignable {
-                    return Err(GatewayError::forbidden("This role is not self-assignable"));
-                }
-                let member = self
-                    .state
-                    .members
-                    .get_mut(&me)
-                    .ok_or_else(|| GatewayError::not_found("Unknown member"))?;
-                let has = member.roles.contains(&role_id);
-                if has == add {
-                    return Err(GatewayError::conflict(if add {
-                        "You already have this role"
-                    } else {
-                        "You don't have this role"
-                    }));
-                }
-                if add {
-                    member.roles.push(role_id);
-                } else {
-                    member.roles.retain(|r| *r != role_id);
-                }
-                let roles = member.roles.clone();
-                self.world.store.put_member(member)?;
-                self.shared.set_member(me, roles.clone());
-                let event = Event::MemberRoles {
-                    guild_id: self.state.guild.id,
-                    user_id: me,
-                    roles,
-                };
-                self.to_viewers(&mut d, &caller, None, event);
-                Reply::Done
             }
             Command::Ban { .. }
             | Command::ListBans { .. }
@@ -495,17 +361,6 @@ impl GuildActor {
             .unwrap_or(0)
     }
 
-    /// Only holders of a bit (or administrators) may hand it out.
-    fn check_grantable(&self, me: Id, bits: u64) -> GatewayResult<()> {
-        let mine = self.shared.guild_bits(me);
-        if bits & !mine != 0 {
-            return Err(GatewayError::forbidden(
-                "You cannot grant permissions you do not have",
-            ));
-        }
-        Ok(())
-    }
-
     fn update_guild(&mut self, patch: GuildPatch) -> GatewayResult<()> {
         let mut guild = self.state.guild.clone();
         if let Some(name) = patch.name {
@@ -578,55 +433,6 @@ impl GuildActor {
             out.push(o);
         }
         Ok(out)
-    }
-
-    fn patch_role(&mut self, me: Id, role_id: Id, patch: RolePatch) -> GatewayResult<Role> {
-        let mut role = self
-            .state
-            .roles
-            .get(&role_id)
-            .cloned()
-            .ok_or_else(|| GatewayError::not_found("Unknown role"))?;
-        if let Some(name) = patch.name {
-            if role_id == self.state.guild.id {
-                return Err(GatewayError::invalid(
-                    "The @everyone role cannot be renamed",
-                ));
-            }
-            role.name = clean_name(&name, "Role name")?;
-        }
-        if let Some(color) = patch.color {
-            role.color = color & 0xFF_FFFF;
-        }
-        if let Some(bits) = patch.permissions {
-            self.check_grantable(me, bits & !role.permissions)?;
-            role.permissions = bits & perm::ALL;
-        }
-        if let Some(position) = patch.position {
-            role.position = position;
-        }
-        if let Some(hoisted) = patch.hoisted {
-            role.hoisted = hoisted;
-        }
-        if let Some(s) = patch.self_assignable {
-            if s && role.permissions & (perm::ADMINISTRATOR | perm::MANAGE_ROLES) != 0 {
-                return Err(GatewayError::invalid(format!(
-                    "Role '{}' cannot be made self-assignable",
-                    role.name
-                )));
-            }
-            role.self_assignable = s;
-        }
-        if let Some(d) = patch.description {
-            role.description = d.chars().take(1024).collect();
-        }
-        if let Some(c) = patch.category {
-            role.category = c;
-        }
-        self.world.store.put_role(&role)?;
-        self.state.roles.insert(role.id, role.clone());
-        self.shared.set_roles(&self.state.roles);
-        Ok(role)
     }
 
     fn delete_guild(&mut self, caller: &Caller, d: &mut Deliveries) -> GatewayResult<()> {

@@ -4,6 +4,7 @@
 mod commands;
 mod create;
 mod moderation;
+mod roles;
 mod shared;
 
 use std::collections::HashMap;
