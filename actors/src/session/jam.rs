@@ -23,11 +23,10 @@ use switchboard_protocols::{GatewayResult, Id};
 use tracing::debug;
 
 use crate::accounts;
-use crate::guild::Disconnect;
-use crate::hub::{Attach, Detach};
+use crate::hub::Attach;
 use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
-use crate::session::ready::{go_online, Ready};
-use crate::session::ws::{Assembler, Inbound, WsFramed, WsOut};
+use crate::session::ready::{go_offline, go_online, Ready};
+use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::world::{Caller, World};
 
 /// Decode errors in a row that close the socket (4002).
@@ -305,12 +304,7 @@ impl Actor for JamSession {
         // would stay open with no one reading it.
         self.out.close(1000, "");
         let user = self.user.as_ref().map(|u| u.id);
-        self.world.hub().do_send(Detach { id: self.id, user });
-        for g in &self.guilds {
-            if let Ok(addr) = self.world.guild_addr(*g) {
-                addr.do_send(Disconnect(self.id));
-            }
-        }
+        go_offline(&self.world, self.id, user, &self.guilds);
         debug!(session = self.id, "jam disconnected");
     }
 }
@@ -320,41 +314,22 @@ impl StreamHandler<Result<Frame, ProtocolError>> for JamSession {
         if self.out.is_closing() {
             return;
         }
-        let frame = match item {
-            Ok(f) => f,
-            Err(ProtocolError::Overflow) => return self.close(ctx, 1009, "frame too large"),
-            Err(_) => return self.close(ctx, 1002, "protocol error"),
-        };
-        match self.assembler.push(frame) {
-            Err(_) => self.decode_error(
-                ctx,
-                JamError::new(
-                    codes::DECODE_ERROR,
-                    format!("Frame larger than {} bytes", self.world.config.frame_bytes),
-                ),
-            ),
-            Ok(Inbound::Text(b)) if b.len() > self.world.config.frame_bytes => self.decode_error(
-                ctx,
-                JamError::new(
-                    codes::DECODE_ERROR,
-                    format!("Frame larger than {} bytes", self.world.config.frame_bytes),
-                ),
-            ),
-            Ok(Inbound::Text(b)) => self.on_text(ctx, &b),
-            Ok(Inbound::Binary(_)) => self.decode_error(
+        match self.assembler.receive(&self.out, item) {
+            Received::Text(b) => self.on_text(ctx, &b),
+            Received::Binary(_) => self.decode_error(
                 ctx,
                 JamError::new(codes::DECODE_ERROR, "Binary frames are not supported"),
             ),
-            Ok(Inbound::Ping(b)) => {
-                if self.out.pong(b).is_err() {
-                    self.slow_consumer(ctx);
-                }
-            }
-            Ok(Inbound::Close(reason)) => {
-                let code = reason.map(|r| u16::from(r.code)).unwrap_or(1000);
-                self.close(ctx, code, "");
-            }
-            Ok(Inbound::Nothing) => {}
+            Received::TooLarge => self.decode_error(
+                ctx,
+                JamError::new(
+                    codes::DECODE_ERROR,
+                    format!("Frame larger than {} bytes", self.world.config.frame_bytes),
+                ),
+            ),
+            Received::Nothing => {}
+            Received::SlowConsumer => self.slow_consumer(ctx),
+            Received::Closed { code, reason } => self.close(ctx, code, reason),
         }
     }
 

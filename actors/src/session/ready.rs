@@ -66,3 +66,16 @@ pub async fn go_online(world: Arc<World>, session: SessionHandle) -> GatewayResu
         .unwrap_or_default();
     Ok(ready)
 }
+
+/// The other end of [`go_online`]: the session leaves the hub and the
+/// audiences of its guilds.
+pub fn go_offline(world: &World, session: u64, user: Option<Id>, guilds: &[Id]) {
+    world
+        .hub()
+        .do_send(crate::hub::Detach { id: session, user });
+    for g in guilds {
+        if let Ok(addr) = world.guild_addr(*g) {
+            addr.do_send(crate::guild::Disconnect(session));
+        }
+    }
+}

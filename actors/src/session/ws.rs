@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_codec::Framed;
-use actix_http::ws::{CloseCode, CloseReason, Codec, Frame, Item, Message};
+use actix_http::ws::{CloseCode, CloseReason, Codec, Frame, Item, Message, ProtocolError};
 use actix_rt::net::TcpStream;
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
@@ -247,6 +247,62 @@ pub enum Inbound {
     Close(Option<CloseReason>),
     /// Nothing to act on yet (a fragment, a pong).
     Nothing,
+}
+
+/// What one WebSocket frame from the peer amounts to, for a session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    Text(Bytes),
+    Binary(Bytes),
+    /// A message over the session's frame limit (it is not kept).
+    TooLarge,
+    /// Nothing for the dialect: a fragment, a pong, or a ping answered.
+    Nothing,
+    /// The output queue overflowed while answering a ping.
+    SlowConsumer,
+    /// The connection is over: the peer closed it (its code is echoed), or
+    /// the frame was unreadable (1002) or far too large (1009).
+    Closed {
+        code: u16,
+        reason: &'static str,
+    },
+}
+
+impl Assembler {
+    /// Reads one frame: control frames are answered here, data frames are
+    /// reassembled and held to the limit.
+    pub fn receive(&mut self, out: &WsOut, item: Result<Frame, ProtocolError>) -> Received {
+        let frame = match item {
+            Ok(f) => f,
+            Err(ProtocolError::Overflow) => {
+                return Received::Closed {
+                    code: 1009,
+                    reason: "frame too large",
+                }
+            }
+            Err(_) => {
+                return Received::Closed {
+                    code: 1002,
+                    reason: "protocol error",
+                }
+            }
+        };
+        match self.push(frame) {
+            Err(TooLarge) => Received::TooLarge,
+            Ok(Inbound::Text(b)) if b.len() > self.max => Received::TooLarge,
+            Ok(Inbound::Text(b)) => Received::Text(b),
+            Ok(Inbound::Binary(b)) => Received::Binary(b),
+            Ok(Inbound::Ping(b)) => match out.pong(b) {
+                Ok(()) => Received::Nothing,
+                Err(Overflow) => Received::SlowConsumer,
+            },
+            Ok(Inbound::Close(reason)) => Received::Closed {
+                code: reason.map(|r| u16::from(r.code)).unwrap_or(1000),
+                reason: "",
+            },
+            Ok(Inbound::Nothing) => Received::Nothing,
+        }
+    }
 }
 
 /// A fragmented message grew past the limit.

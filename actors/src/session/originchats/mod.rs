@@ -43,10 +43,11 @@ use switchboard_protocols::originchats::{self as oc, frame, perms};
 use switchboard_protocols::Id;
 use tracing::debug;
 
-use crate::guild::{Disconnect, GuildShared};
-use crate::hub::{Attach, Detach};
+use crate::guild::GuildShared;
+use crate::hub::Attach;
 use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
-use crate::session::ws::{Assembler, Inbound, WsFramed, WsOut};
+use crate::session::ready::go_offline;
+use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::world::World;
 
 /// Close code for a connection that stopped reading (as JAM's).
@@ -295,12 +296,7 @@ impl Actor for OcSession {
     fn stopped(&mut self, _: &mut Self::Context) {
         self.out.close(1000, "");
         let user = self.user.as_ref().map(|u| u.id);
-        self.world.hub().do_send(Detach { id: self.id, user });
-        for g in &self.guilds {
-            if let Ok(addr) = self.world.guild_addr(*g) {
-                addr.do_send(Disconnect(self.id));
-            }
-        }
+        go_offline(&self.world, self.id, user, &self.guilds);
         debug!(session = self.id, "originchats disconnected");
     }
 }
@@ -310,46 +306,21 @@ impl StreamHandler<Result<Frame, ProtocolError>> for OcSession {
         if self.out.is_closing() {
             return;
         }
-        let frame = match item {
-            Ok(f) => f,
-            Err(ProtocolError::Overflow) => {
-                self.out.close(1009, "frame too large");
-                return c.stop();
-            }
-            Err(_) => {
-                self.out.close(1002, "protocol error");
-                return c.stop();
-            }
-        };
-        let too_large = || {
-            frame::error(
-                None,
-                &format!(
-                    "Message too large: frames are limited to {} bytes",
-                    self.world.config.frame_bytes
-                ),
-            )
-        };
-        match self.assembler.push(frame) {
-            Err(_) => {
-                let e = too_large();
-                self.send(c, &e, None)
-            }
-            Ok(Inbound::Text(b)) if b.len() > self.world.config.frame_bytes => {
-                let e = too_large();
-                self.send(c, &e, None)
-            }
-            Ok(Inbound::Text(b)) => self.on_text(c, &b),
+        match self.assembler.receive(&self.out, item) {
+            Received::Text(b) => self.on_text(c, &b),
             // The reference ignores binary frames.
-            Ok(Inbound::Binary(_)) | Ok(Inbound::Nothing) => {}
-            Ok(Inbound::Ping(b)) => {
-                if self.out.pong(b).is_err() {
-                    self.slow_consumer(c);
-                }
+            Received::Binary(_) | Received::Nothing => {}
+            Received::TooLarge => {
+                let limit = self.world.config.frame_bytes;
+                let e = frame::error(
+                    None,
+                    &format!("Message too large: frames are limited to {limit} bytes"),
+                );
+                self.send(c, &e, None);
             }
-            Ok(Inbound::Close(reason)) => {
-                let code = reason.map(|r| u16::from(r.code)).unwrap_or(1000);
-                self.out.close(code, "");
+            Received::SlowConsumer => self.slow_consumer(c),
+            Received::Closed { code, reason } => {
+                self.out.close(code, reason);
                 c.stop();
             }
         }
