@@ -352,6 +352,7 @@ impl World {
             | C::CreateChannel { guild_id, .. }
             | C::CreateCategory { guild_id, .. }
             | C::DeleteCategory { guild_id, .. }
+            | C::UpdateCategory { guild_id, .. }
             | C::CreateRole { guild_id, .. }
             | C::SetMemberRoles { guild_id, .. }
             | C::SelfRole { guild_id, .. }

@@ -57,6 +57,7 @@ pub struct GuildPatch {
     pub name: Option<String>,
     pub description: Option<String>,
     pub icon: Option<Option<String>>,
+    pub banner: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +127,12 @@ pub enum Command {
     DeleteCategory {
         guild_id: Id,
         category_id: Id,
+    },
+    UpdateCategory {
+        guild_id: Id,
+        category_id: Id,
+        name: Option<String>,
+        position: Option<i32>,
     },
     GetChannel {
         channel_id: Id,

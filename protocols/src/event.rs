@@ -76,6 +76,8 @@ pub enum Event {
     GuildUpdate(GuildFull),
     /// The guild's roles changed (the guild as in GuildUpdate).
     GuildRoles(GuildFull),
+    /// The guild's categories changed (the guild as in GuildUpdate).
+    GuildCategories(GuildFull),
     GuildDelete {
         id: Id,
     },

@@ -123,11 +123,12 @@ fn guild_patch(body: &Value) -> ApiResult<GuildPatch> {
         name: f.opt_string("name")?,
         description: f.opt_string("description")?,
         icon: f.nullable_string("icon")?,
+        banner: f.nullable_string("banner")?,
     })
 }
 
 /// `PATCH /api/guilds/<id>` (MANAGE_GUILD): any of `name`, `description`,
-/// `icon` (null clears it).
+/// `icon`, `banner` (null clears either).
 ///
 /// # Format
 /// ```text
@@ -202,6 +203,7 @@ mod tests {
                 name: Some("n".into()),
                 description: None,
                 icon: Some(None),
+                banner: None,
             }
         );
         assert!(guild_patch(&json!({"description": 3})).is_err());

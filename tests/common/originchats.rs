@@ -424,3 +424,196 @@ pub fn without_listener(value: &Value) -> Value {
     }
     v
 }
+
+impl Oc {
+    /// `channels_get` (with a listener, checked) → its `val`.
+    pub async fn channels(&mut self) -> Value {
+        self.send(json!({"cmd": "channels_get", "listener": "channels"}))
+            .await;
+        let f = self.recv_cmd("channels_get").await;
+        assert_eq!(f["listener"], "channels", "{}: {f}", self.name);
+        assert!(f["val"].is_array(), "{}: channels_get val: {f}", self.name);
+        f["val"].clone()
+    }
+
+    /// `roles_list` → its `roles` object. Pushed `roles_list` frames (no
+    /// listener) that come before the reply are passed over.
+    pub async fn roles_list(&mut self) -> Value {
+        self.send(json!({"cmd": "roles_list", "listener": "roles"}))
+            .await;
+        loop {
+            let f = self.recv_cmd("roles_list").await;
+            if f["listener"] == "roles" {
+                assert!(f["roles"].is_object(), "{}: roles_list: {f}", self.name);
+                return f["roles"].clone();
+            }
+            assert!(
+                f.get("listener").is_none(),
+                "{}: a pushed roles_list must carry no listener: {f}",
+                self.name
+            );
+        }
+    }
+
+    /// Sends `cmd` with the fields of `body` and a listener; returns the
+    /// reply to it (listener checked and removed).
+    pub async fn request(&mut self, cmd: &str, body: Value) -> Value {
+        let mut req = body;
+        req["cmd"] = json!(cmd);
+        req["listener"] = json!("req");
+        self.send(req).await;
+        let f = self.recv_cmd(cmd).await;
+        assert_eq!(f["listener"], "req", "{}: {f}", self.name);
+        without_listener(&f)
+    }
+
+    /// Sends `cmd` with the fields of `body` and a listener; expects the
+    /// error `val` with `src` = `cmd` and the listener.
+    pub async fn refused(&mut self, cmd: &str, body: Value, val: &str) {
+        let mut req = body.clone();
+        req["cmd"] = json!(cmd);
+        req["listener"] = json!("req");
+        self.send(req).await;
+        let f = self.recv_cmd("error").await;
+        assert_eq!(
+            f,
+            json!({"cmd": "error", "src": cmd, "val": val, "listener": "req"}),
+            "{}: {cmd} {body}",
+            self.name
+        );
+    }
+
+    /// `user_roles_get` for `user` → the reply (listener checked and
+    /// removed).
+    pub async fn user_roles(&mut self, user: &str) -> Value {
+        self.send(json!({"cmd": "user_roles_get", "user": user, "listener": "ur"}))
+            .await;
+        let f = self.recv_cmd("user_roles_get").await;
+        assert_eq!(f["listener"], "ur", "{}: {f}", self.name);
+        without_listener(&f)
+    }
+}
+
+/// The names in a `channels_get` list, in the order listed.
+pub fn channel_names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("channel list expected, got {list}"))
+        .iter()
+        .map(|c| {
+            c["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("channel without name: {c}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// `channel.permissions[action]` as role names.
+pub fn channel_roles(channel: &Value, action: &str) -> Vec<String> {
+    channel["permissions"][action]
+        .as_array()
+        .unwrap_or_else(|| panic!("permissions.{action} must be a list: {channel}"))
+        .iter()
+        .map(|r| r.as_str().expect("role name").to_string())
+        .collect()
+}
+
+/// A guild of alice's own, made over JAM REST (so she owns it), with bob
+/// as a member by invite; both signed in to its OriginChats endpoint
+/// (`/originchats/<guild id>`) with their JAM session tokens. The guild
+/// has `@everyone` (id = guild id), `general` (text) and `lounge` (voice).
+pub struct OwnGuild {
+    pub server: TestServer,
+    pub guild_id: String,
+    pub alice_token: String,
+    pub alice_id: String,
+    pub bob_token: String,
+    pub bob_id: String,
+    pub alice: Oc,
+    pub bob: Oc,
+}
+
+impl OwnGuild {
+    /// A fresh server with `config` appended (see
+    /// [`TestServer::with_config`]) and the guild `name` on it.
+    pub async fn start(config: &str, name: &str) -> OwnGuild {
+        let server = TestServer::with_config(config);
+        let (alice_token, alice_user) = super::rest_register(&server, "alice").await;
+        let (bob_token, bob_user) = super::rest_register(&server, "bob").await;
+        let (status, guild) = server
+            .rest(
+                "POST",
+                "/api/guilds",
+                Some(&alice_token),
+                Some(&json!({"name": name, "owner_id": alice_user["id"], "description": ""})),
+            )
+            .await;
+        assert_eq!(status, 201, "POST /api/guilds: {guild}");
+        let guild_id = guild["id"].as_str().expect("guild id").to_string();
+        let (status, invite) = server
+            .rest(
+                "POST",
+                &format!("/api/guilds/{guild_id}/invites"),
+                Some(&alice_token),
+                None,
+            )
+            .await;
+        assert!(status == 200 || status == 201, "invite: {status} {invite}");
+        let code = invite["code"].as_str().expect("invite code");
+        let (status, body) = server
+            .rest(
+                "POST",
+                &format!("/api/invites/{code}"),
+                Some(&bob_token),
+                None,
+            )
+            .await;
+        assert!(status == 200 || status == 201, "join: {status} {body}");
+        let url = oc_guild_url(&server, &guild_id);
+        let alice = Oc::with_token_at(&url, "alice", &alice_token).await;
+        let bob = Oc::with_token_at(&url, "bob", &bob_token).await;
+        let id = |u: &Value| u["id"].as_str().expect("user id").to_string();
+        OwnGuild {
+            guild_id,
+            alice_id: id(&alice_user),
+            bob_id: id(&bob_user),
+            alice_token,
+            bob_token,
+            alice,
+            bob,
+            server,
+        }
+    }
+
+    /// A REST call as alice that must answer `want`; returns the body.
+    pub async fn alice_rest(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        want: u16,
+    ) -> Value {
+        let (status, got) = self
+            .server
+            .rest(method, path, Some(&self.alice_token), body)
+            .await;
+        assert_eq!(status, want, "{method} {path}: {got}");
+        got
+    }
+
+    /// `GET /api/guilds/<id>` as alice: the guild with channels, roles and
+    /// categories.
+    pub async fn jam_guild(&self) -> Value {
+        self.alice_rest("GET", &format!("/api/guilds/{}", self.guild_id), None, 200)
+            .await
+    }
+
+    /// The JAM id of one of the guild's channels, by name.
+    pub async fn channel_id(&self, name: &str) -> String {
+        let guild = self.jam_guild().await;
+        super::find(&guild["channels"], "name", name)
+            .and_then(|c| c["id"].as_str())
+            .unwrap_or_else(|| panic!("no channel {name} in {guild}"))
+            .to_string()
+    }
+}

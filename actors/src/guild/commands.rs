@@ -170,8 +170,33 @@ impl GuildActor {
                     &mut d,
                     &caller,
                     None,
-                    Event::GuildUpdate(self.state.header()),
+                    Event::GuildCategories(self.state.header()),
                 );
+                Reply::Category(category)
+            }
+            Command::UpdateCategory {
+                category_id,
+                name,
+                position,
+                ..
+            } => {
+                self.require(me, perm::MANAGE_CHANNELS)?;
+                let mut category = self
+                    .state
+                    .categories
+                    .get(&category_id)
+                    .cloned()
+                    .ok_or_else(|| GatewayError::not_found("Unknown category"))?;
+                if let Some(name) = name {
+                    category.name = clean_name(&name, "Category name")?;
+                }
+                if let Some(position) = position {
+                    category.position = position;
+                }
+                self.world.store.put_category(&category)?;
+                self.state.categories.insert(category_id, category.clone());
+                let event = Event::GuildCategories(self.state.header());
+                self.to_viewers(&mut d, &caller, None, event);
                 Reply::Category(category)
             }
             Command::DeleteCategory { category_id, .. } => {
@@ -198,7 +223,7 @@ impl GuildActor {
                     let event = Event::ChannelUpdate(updated.clone());
                     self.to_viewers(&mut d, &caller, Some(&updated), event);
                 }
-                let event = Event::GuildUpdate(self.state.header());
+                let event = Event::GuildCategories(self.state.header());
                 self.to_viewers(&mut d, &caller, None, event);
                 Reply::Done
             }
@@ -368,6 +393,9 @@ impl GuildActor {
         }
         if let Some(description) = patch.description {
             guild.description = clip(&description, 1024);
+        }
+        if let Some(banner) = patch.banner {
+            guild.banner = banner;
         }
         if let Some(icon) = patch.icon {
             guild.icon = icon;

@@ -36,6 +36,7 @@ fn write_guild(
         description: description.chars().take(1024).collect(),
         owner_id: owner,
         icon: None,
+        banner: None,
         created_at: now,
     };
     store.put_guild(&guild)?;

@@ -70,7 +70,14 @@ impl GuildActor {
                 Reply::Done
             }
             Command::SetMemberRoles { user_id, roles, .. } => {
-                self.require(me, perm::MANAGE_ROLES)?;
+                // OriginChats gates this on `manage_users` (our
+                // MODERATE_MEMBERS) where JAM gates it on MANAGE_ROLES;
+                // either is enough, and the grant check below still keeps
+                // a holder from handing out more than it has.
+                self.require(me, 0)?;
+                if self.shared.guild_bits(me) & (perm::MANAGE_ROLES | perm::MODERATE_MEMBERS) == 0 {
+                    self.require(me, perm::MANAGE_ROLES)?;
+                }
                 for r in &roles {
                     let role = self
                         .state

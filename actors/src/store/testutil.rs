@@ -67,6 +67,7 @@ pub fn guild(id: u64, owner: u64) -> Guild {
         description: String::new(),
         owner_id: Id(owner),
         icon: None,
+        banner: None,
         created_at: 2,
     }
 }

@@ -40,7 +40,9 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
             (op::CHANNEL_DELETE, objects::channel_deleted(*id, *guild_id))
         }
         Event::GuildCreate(g) => (op::GUILD_CREATE, objects::guild_full(g)),
-        Event::GuildUpdate(g) | Event::GuildRoles(g) => (op::GUILD_UPDATE, objects::guild_full(g)),
+        Event::GuildUpdate(g) | Event::GuildRoles(g) | Event::GuildCategories(g) => {
+            (op::GUILD_UPDATE, objects::guild_full(g))
+        }
         // JAM has no GuildDelete op; a GuildUpdate marked `deleted` tells
         // clients to drop the guild.
         Event::GuildDelete { id } => (op::GUILD_UPDATE, json!({"id": id, "deleted": true})),

@@ -41,6 +41,7 @@ pub fn guild(g: &Guild) -> Value {
     m.insert("description".into(), json!(g.description));
     m.insert("owner_id".into(), json!(g.owner_id));
     put_opt(&mut m, "icon", g.icon.as_ref().map(|v| json!(v)));
+    put_opt(&mut m, "banner", g.banner.as_ref().map(|v| json!(v)));
     m.insert("created_at".into(), json!(rfc3339(g.created_at)));
     Value::Object(m)
 }

@@ -11,6 +11,9 @@ pub struct Guild {
     pub owner_id: Id,
     #[serde(default)]
     pub icon: Option<String>,
+    /// A banner image URL (OriginChats `banner`).
+    #[serde(default)]
+    pub banner: Option<String>,
     pub created_at: i64,
 }
 

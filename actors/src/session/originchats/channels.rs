@@ -71,11 +71,19 @@ async fn create(op: Op) -> Frames {
         },
         None => None,
     };
+    // Categories are numbered apart from channels in the common model; a
+    // new channel or separator must still come last in the combined list,
+    // as the reference appends.
+    let last = entries(&op.world, op.guild)
+        .iter()
+        .map(Entry::position)
+        .max()
+        .map_or(0, |p| p + 1);
     if kind == "separator" {
         let command = Command::CreateCategory {
             guild_id: op.guild,
             name,
-            position: None,
+            position: Some(last),
         };
         return match op.exec(command).await {
             Ok(Reply::Category(c)) => {
@@ -95,7 +103,7 @@ async fn create(op: Op) -> Frames {
             ChannelKind::Text
         },
         topic: op.text("description").unwrap_or_default(),
-        position: None,
+        position: Some(last),
         encrypted: false,
     };
     let channel = match op.exec(command).await {
@@ -200,21 +208,24 @@ async fn move_channel(op: Op) -> Frames {
     list.insert(to, item);
     let mut moved = true;
     for (i, entry) in list.iter().enumerate() {
-        let Entry::Channel(c) = entry else { continue };
-        if c.position == i as i32 {
-            continue;
-        }
-        let patch = ChannelPatch {
-            position: Some(i as i32),
-            ..ChannelPatch::default()
-        };
-        if let Err(e) = op
-            .exec(Command::UpdateChannel {
+        let position = i as i32;
+        let command = match entry {
+            Entry::Channel(c) if c.position != position => Command::UpdateChannel {
                 channel_id: c.id,
-                patch,
-            })
-            .await
-        {
+                patch: ChannelPatch {
+                    position: Some(position),
+                    ..ChannelPatch::default()
+                },
+            },
+            Entry::Separator(c) if c.position != position => Command::UpdateCategory {
+                guild_id: op.guild,
+                category_id: c.id,
+                name: None,
+                position: Some(position),
+            },
+            _ => continue,
+        };
+        if let Err(e) = op.exec(command).await {
             if e.kind == ErrorKind::Forbidden {
                 return denied(&op, &e);
             }

@@ -256,9 +256,12 @@ async fn run(op: Op) -> Frames {
         "server_info" => {
             let guild = op.world.store.guild(op.guild).ok().flatten();
             op.reply([
-                ("name", json!(guild.map(|g| g.name))),
-                ("icon", Value::Null),
-                ("banner", Value::Null),
+                ("name", json!(guild.as_ref().map(|g| g.name.clone()))),
+                ("icon", json!(guild.as_ref().and_then(|g| g.icon.clone()))),
+                (
+                    "banner",
+                    json!(guild.as_ref().and_then(|g| g.banner.clone())),
+                ),
             ])
         }
         "users_list" | "users_online" | "status_set" | "status_get" | "user_update" => {

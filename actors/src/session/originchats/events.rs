@@ -185,7 +185,7 @@ pub(super) fn render(world: &World, event: &Event) -> Vec<Map<String, Value>> {
             [
                 ("name", json!(g.guild.name)),
                 ("icon", json!(g.guild.icon)),
-                ("banner", Value::Null),
+                ("banner", json!(g.guild.banner)),
             ],
         )],
         Event::GuildRoles(g) => vec![frame::reply(

@@ -20,7 +20,7 @@ pub(super) async fn run(op: Op) -> Frames {
                         match key {
                             "name" => patch.name = s,
                             "icon" => patch.icon = Some(s),
-                            _ => {}
+                            _ => patch.banner = Some(s),
                         }
                     }
                     Some(_) => {
@@ -53,7 +53,7 @@ pub(super) async fn run(op: Op) -> Frames {
                 Ok(Reply::Guild(g)) => op.reply([
                     ("name", json!(g.guild.name)),
                     ("icon", json!(g.guild.icon)),
-                    ("banner", serde_json::Value::Null),
+                    ("banner", json!(g.guild.banner)),
                 ]),
                 Ok(_) => Vec::new(),
                 Err(e) if e.kind == ErrorKind::Forbidden => {

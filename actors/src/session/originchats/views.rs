@@ -125,6 +125,13 @@ impl Entry {
             Entry::Separator(c) => &c.name,
         }
     }
+
+    pub(super) fn position(&self) -> i32 {
+        match self {
+            Entry::Channel(c) => c.position,
+            Entry::Separator(c) => c.position,
+        }
+    }
 }
 
 pub(super) fn entries(world: &World, guild: Id) -> Vec<Entry> {
