@@ -37,7 +37,7 @@ async fn info(state: web::Data<State>) -> HttpResponse {
             world
                 .store
                 .channels_of(guild_id)
-                .map(|c| c.len())
+                .map(|c| c.iter().filter(|c| c.thread.is_none()).count())
                 .unwrap_or(0),
         ),
         Err(_) => (Vec::new(), 0, 0),
@@ -183,7 +183,7 @@ async fn upload(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> 
         .channels_of(guild_id)
         .unwrap_or_default()
         .into_iter()
-        .find(|c| c.name == channel);
+        .find(|c| c.thread.is_none() && c.name == channel);
     let Some(target) = target else {
         return json_error(StatusCode::NOT_FOUND, "Channel does not exist");
     };

@@ -135,6 +135,7 @@ impl Hub {
             recipients: vec![me, recipient],
             overwrites: Vec::new(),
             created_at: now_ms(),
+            thread: None,
         };
         store.put_channel(&channel)?;
         store.put_dm_channel(me, recipient, channel.id)?;

@@ -375,6 +375,18 @@ impl World {
                     None => to_channel(channel_of(*channel_id)?, caller, command),
                 }
             }
+            C::CreateThread { parent_id: id, .. }
+            | C::UpdateThread { thread_id: id, .. }
+            | C::DeleteThread { thread_id: id }
+            | C::ThreadMembership { thread_id: id, .. } => {
+                // Threads live in guilds only; their guild actor owns them.
+                let guild = self
+                    .store
+                    .channel(*id)?
+                    .and_then(|c| c.guild_id)
+                    .ok_or_else(|| GatewayError::not_found("Unknown channel"))?;
+                to_guild(self.guild_addr(guild)?, caller, command)
+            }
             C::UpdateRole { role_id, .. } | C::DeleteRole { role_id } => {
                 let role = self
                     .store

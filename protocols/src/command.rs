@@ -41,6 +41,13 @@ pub struct ChannelPatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThreadPatch {
+    pub name: Option<String>,
+    pub locked: Option<bool>,
+    pub archived: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RolePatch {
     pub name: Option<String>,
     pub color: Option<u32>,
@@ -143,6 +150,26 @@ pub enum Command {
     },
     DeleteChannel {
         channel_id: Id,
+    },
+    /// Opens a thread in a forum channel (CREATE_PUBLIC_THREADS there).
+    CreateThread {
+        parent_id: Id,
+        name: String,
+    },
+    /// Renames, locks or archives a thread (its creator or MANAGE_THREADS;
+    /// locking needs MANAGE_THREADS; anyone who may post may unarchive).
+    UpdateThread {
+        thread_id: Id,
+        patch: ThreadPatch,
+    },
+    /// Deletes a thread and its messages (its creator or MANAGE_THREADS).
+    DeleteThread {
+        thread_id: Id,
+    },
+    /// Joins (`join`) or leaves a thread's participants.
+    ThreadMembership {
+        thread_id: Id,
+        join: bool,
     },
     CreateRole {
         guild_id: Id,

@@ -72,6 +72,16 @@ pub enum Event {
         id: Id,
         guild_id: Option<Id>,
     },
+    /// A thread was opened or changed (`thread` as it is now).
+    Thread {
+        thread: Channel,
+        change: ThreadChange,
+    },
+    ThreadDelete {
+        id: Id,
+        parent_id: Id,
+        guild_id: Id,
+    },
     GuildCreate(GuildFull),
     GuildUpdate(GuildFull),
     /// The guild's roles changed (the guild as in GuildUpdate).
@@ -129,6 +139,15 @@ pub enum Event {
     },
     Presence(Presence),
     Call(CallSignal),
+}
+
+/// What happened to a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadChange {
+    Created,
+    Updated,
+    Joined(Id),
+    Left(Id),
 }
 
 /// The session and correlation token a fact came from, so that the sender's

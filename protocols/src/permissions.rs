@@ -214,6 +214,7 @@ mod tests {
             recipients: vec![],
             overwrites,
             created_at: 0,
+            thread: None,
         }
     }
 

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use switchboard_protocols::command::{Command, NewMessage};
 use switchboard_protocols::event::{Event, FullMessage, ReactionEvent};
-use switchboard_protocols::model::{Attachment, Message};
+use switchboard_protocols::model::{Attachment, ChannelKind, Message};
 use switchboard_protocols::permissions as perm;
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
@@ -67,6 +67,14 @@ impl ChannelActor {
         }
         self.require(me, need)?;
         self.not_timed_out(me)?;
+        if self.channel.kind == ChannelKind::Forum {
+            return Err(GatewayError::invalid(
+                "Cannot send messages in a forum channel; post in one of its threads",
+            ));
+        }
+        if self.channel.thread.as_ref().is_some_and(|t| t.locked) {
+            return Err(GatewayError::forbidden("This thread is locked"));
+        }
         if let Some(r) = &m.client_ref {
             if let Some(existing) =
                 self.world

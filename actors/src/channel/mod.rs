@@ -120,18 +120,8 @@ impl ChannelActor {
 
     /// Refuses a timed-out member's sends, reactions and typing.
     fn not_timed_out(&self, user: Id) -> GatewayResult<()> {
-        let now = switchboard_protocols::time::now_ms();
-        match self
-            .guild
-            .as_ref()
-            .and_then(|g| g.timed_out_until(user, now))
-        {
-            Some(until) => Err(GatewayError::new(
-                switchboard_protocols::ErrorKind::RateLimited {
-                    retry_after_ms: (until - now).max(0) as u64,
-                },
-                "You are timed out in this guild",
-            )),
+        match &self.guild {
+            Some(g) => g.not_timed_out(user),
             None => Ok(()),
         }
     }
@@ -149,8 +139,9 @@ impl ChannelActor {
         let mut delivered = 0u64;
         match &self.guild {
             Some(shared) => {
+                let thread = self.channel.thread.is_some();
                 let dead = shared.for_each_viewer(Some(&self.channel), |s| {
-                    if Some(s.user_id) == exclude {
+                    if Some(s.user_id) == exclude || (thread && !s.dialect.has_threads()) {
                         return true;
                     }
                     delivered += 1;

@@ -17,7 +17,6 @@ use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
 use super::{Deliveries, GuildActor};
-use crate::channel::SetChannel;
 use crate::session::handle::SessionHandle;
 use crate::world::{Caller, Reply};
 
@@ -46,7 +45,7 @@ impl GuildActor {
         Ok(())
     }
 
-    fn require_in(&self, user: Id, channel: &Channel, bits: u64) -> GatewayResult<()> {
+    pub(super) fn require_in(&self, user: Id, channel: &Channel, bits: u64) -> GatewayResult<()> {
         let have = self.shared.channel_bits(user, channel);
         if have & VIEW_CHANNEL == 0 {
             // Channels one cannot see do not exist, as far as one can tell.
@@ -58,7 +57,16 @@ impl GuildActor {
         Ok(())
     }
 
-    fn channel(&self, id: Id) -> GatewayResult<&Channel> {
+    /// A channel as the channel commands see it: threads have their own
+    /// commands, so that their overwrites keep following their forum.
+    fn listed_channel(&self, id: Id) -> GatewayResult<&Channel> {
+        self.channel(id)
+            .ok()
+            .filter(|c| c.thread.is_none())
+            .ok_or_else(|| GatewayError::not_found("Unknown channel"))
+    }
+
+    pub(super) fn channel(&self, id: Id) -> GatewayResult<&Channel> {
         self.state
             .channels
             .get(&id)
@@ -145,6 +153,7 @@ impl GuildActor {
                     recipients: Vec::new(),
                     overwrites: Vec::new(),
                     created_at: now_ms(),
+                    thread: None,
                 };
                 self.world.store.put_channel(&channel)?;
                 self.state.channels.insert(channel.id, channel.clone());
@@ -228,12 +237,12 @@ impl GuildActor {
                 Reply::Done
             }
             Command::GetChannel { channel_id } => {
-                let channel = self.channel(channel_id)?;
+                let channel = self.listed_channel(channel_id)?;
                 self.require_in(me, channel, 0)?;
                 Reply::Channel(channel.clone())
             }
             Command::UpdateChannel { channel_id, patch } => {
-                let channel = self.channel(channel_id)?.clone();
+                let channel = self.listed_channel(channel_id)?.clone();
                 self.require_in(me, &channel, perm::MANAGE_CHANNELS)?;
                 let updated = self.patch_channel(channel, patch)?;
                 self.to_viewers(
@@ -245,7 +254,7 @@ impl GuildActor {
                 Reply::Channel(updated)
             }
             Command::DeleteChannel { channel_id } => {
-                let channel = self.channel(channel_id)?.clone();
+                let channel = self.listed_channel(channel_id)?.clone();
                 self.require_in(me, &channel, perm::MANAGE_CHANNELS)?;
                 self.to_viewers(
                     &mut d,
@@ -256,12 +265,10 @@ impl GuildActor {
                         guild_id: channel.guild_id,
                     },
                 );
-                self.world.store.delete_channel(channel_id)?;
-                self.state.channels.remove(&channel_id);
-                if let Some(addr) = self.world.running_channel(channel_id) {
-                    addr.do_send(crate::channel::Stop);
+                for thread in self.threads_of(channel_id) {
+                    self.drop_channel(thread)?;
                 }
-                self.world.forget_channel(channel_id);
+                self.drop_channel(channel_id)?;
                 Reply::Done
             }
             Command::CreateRole { .. }
@@ -284,6 +291,10 @@ impl GuildActor {
                 self.world.store.put_invite(&invite)?;
                 Reply::Invite(invite)
             }
+            Command::CreateThread { .. }
+            | Command::UpdateThread { .. }
+            | Command::DeleteThread { .. }
+            | Command::ThreadMembership { .. } => return self.thread_command(&caller, command),
             Command::Ban { .. }
             | Command::ListBans { .. }
             | Command::Timeout { .. }
@@ -381,6 +392,7 @@ impl GuildActor {
         self.state
             .channels
             .values()
+            .filter(|c| c.thread.is_none())
             .map(|c| c.position + 1)
             .max()
             .unwrap_or(0)
@@ -427,13 +439,13 @@ impl GuildActor {
             }
             channel.category_id = category;
         }
+        let overwritten = patch.overwrites.is_some();
         if let Some(overwrites) = patch.overwrites {
             channel.overwrites = self.checked_overwrites(overwrites)?;
         }
-        self.world.store.put_channel(&channel)?;
-        self.state.channels.insert(channel.id, channel.clone());
-        if let Some(addr) = self.world.running_channel(channel.id) {
-            addr.do_send(SetChannel(channel.clone()));
+        let channel = self.save(channel)?;
+        if overwritten {
+            self.sync_threads(&channel)?;
         }
         Ok(channel)
     }

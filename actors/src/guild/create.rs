@@ -69,6 +69,7 @@ fn write_guild(
             recipients: Vec::new(),
             overwrites: Vec::new(),
             created_at: now,
+            thread: None,
         })?;
     }
     store.put_member(&Member {

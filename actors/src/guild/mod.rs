@@ -6,6 +6,7 @@ mod create;
 mod moderation;
 mod roles;
 mod shared;
+mod threads;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,6 +53,9 @@ impl GuildState {
         let mut channels: Vec<Channel> = self
             .channels
             .values()
+            // Threads are listed by the dialects that have them, under
+            // their forum.
+            .filter(|c| c.thread.is_none())
             .filter(|c| shared.channel_bits(viewer, c) & VIEW_CHANNEL != 0)
             .cloned()
             .collect();

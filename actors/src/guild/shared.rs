@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use switchboard_protocols::model::{Channel, Role};
 use switchboard_protocols::permissions::{self, channel_permissions, guild_permissions};
-use switchboard_protocols::Id;
+use switchboard_protocols::{ErrorKind, GatewayError, GatewayResult, Id};
 
 use crate::session::handle::SessionHandle;
 
@@ -57,6 +57,21 @@ impl GuildShared {
             .get(&user)
             .copied()
             .filter(|t| *t > now_ms)
+    }
+
+    /// Refuses a timed-out member's sends, reactions, typing and new
+    /// threads.
+    pub fn not_timed_out(&self, user: Id) -> GatewayResult<()> {
+        let now = switchboard_protocols::time::now_ms();
+        match self.timed_out_until(user, now) {
+            Some(until) => Err(GatewayError::new(
+                ErrorKind::RateLimited {
+                    retry_after_ms: (until - now).max(0) as u64,
+                },
+                "You are timed out in this guild",
+            )),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn set_timeout(&self, user: Id, until: Option<i64>) {

@@ -94,6 +94,7 @@ pub fn channel(id: u64, guild: Option<u64>) -> Channel {
         recipients: vec![],
         overwrites: vec![],
         created_at: 3,
+        thread: None,
     }
 }
 

@@ -77,7 +77,11 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         | Event::MemberRoles { .. }
         | Event::MemberTimeout { .. }
         | Event::MemberNick { .. }
-        | Event::ReadState { .. } => return None,
+        | Event::ReadState { .. }
+        // Threads are an OriginChats view (the JAM profile has no thread
+        // channel type).
+        | Event::Thread { .. }
+        | Event::ThreadDelete { .. } => return None,
     })
 }
 

@@ -265,6 +265,7 @@ mod tests {
             recipients: vec![Id(5), Id(6)],
             overwrites: vec![],
             created_at: 0,
+            thread: None,
         };
         assert_eq!(
             channel(&c),

@@ -97,6 +97,34 @@ pub struct Channel {
     #[serde(default)]
     pub overwrites: Vec<Overwrite>,
     pub created_at: i64,
+    /// Set when this channel is a thread of a forum channel.
+    #[serde(default)]
+    pub thread: Option<ThreadMeta>,
+}
+
+impl Channel {
+    /// The forum channel this thread belongs to, if it is a thread.
+    pub fn parent_id(&self) -> Option<Id> {
+        self.thread.as_ref().map(|t| t.parent_id)
+    }
+}
+
+/// What makes a channel a thread: a conversation inside a forum channel,
+/// with its own messages. Its permission overwrites are kept equal to the
+/// forum's, so who may view or post follows the forum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadMeta {
+    pub parent_id: Id,
+    pub created_by: Id,
+    /// No one posts or joins while locked.
+    #[serde(default)]
+    pub locked: bool,
+    /// Hidden from active lists; posting in it unarchives it.
+    #[serde(default)]
+    pub archived: bool,
+    /// Users who joined (the creator first).
+    #[serde(default)]
+    pub participants: Vec<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

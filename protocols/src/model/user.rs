@@ -89,4 +89,9 @@ impl Dialect {
     pub fn index(self) -> usize {
         self as usize
     }
+    /// Whether the dialect has forum threads; the others never hear of
+    /// them, nor of what is said in them.
+    pub fn has_threads(self) -> bool {
+        matches!(self, Dialect::OriginChats)
+    }
 }

@@ -238,6 +238,7 @@ mod tests {
                 deny: p::SEND_MESSAGES,
             }],
             created_at: 0,
+            thread: None,
         };
         let lists = channel_permission_lists(&channel, &roles);
         assert_eq!(
@@ -272,6 +273,7 @@ mod tests {
             recipients: vec![],
             overwrites,
             created_at: 0,
+            thread: None,
         };
         let back = channel_permission_lists(&channel, &roles);
         assert_eq!(back["view"], json!(["owner", "mods"]));

@@ -145,7 +145,9 @@ async fn update(op: Op) -> Frames {
     if let Some(t) = text("type") {
         let same = matches!(
             (t.as_str(), channel.kind),
-            ("text", ChannelKind::Text) | ("voice", ChannelKind::Voice)
+            ("text", ChannelKind::Text)
+                | ("voice", ChannelKind::Voice)
+                | ("forum", ChannelKind::Forum)
         );
         if !same {
             return op.err("Invalid channel type");

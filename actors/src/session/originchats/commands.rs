@@ -18,8 +18,8 @@ use switchboard_protocols::{GatewayError, Id};
 
 use super::views::{self, find_channel};
 use super::{
-    attachments, channels, events, members, messages, moderation, pings, roles, server, unreads,
-    voice, OcContext, OcSession,
+    attachments, channels, events, members, messages, moderation, pings, roles, server, threads,
+    unreads, voice, OcContext, OcSession,
 };
 use crate::guild::GuildShared;
 use crate::voice::VoiceStates;
@@ -27,7 +27,7 @@ use crate::world::{Caller, Reply, World};
 
 /// The commands this server implements, sorted: the handshake's
 /// `capabilities`.
-pub const CAPABILITIES: [&str; 59] = [
+pub const CAPABILITIES: [&str; 66] = [
     "attachment_delete",
     "attachment_get",
     "auth",
@@ -69,6 +69,13 @@ pub const CAPABILITIES: [&str; 59] = [
     "server_update",
     "status_get",
     "status_set",
+    "thread_create",
+    "thread_delete",
+    "thread_get",
+    "thread_join",
+    "thread_leave",
+    "thread_messages",
+    "thread_update",
     "typing",
     "unreads_ack",
     "unreads_count",
@@ -159,9 +166,6 @@ impl Op {
     /// errors (the access errors carry no `src`, as in the reference).
     pub(super) fn text_channel(&self) -> Result<Channel, Frames> {
         let Some(name) = self.text("channel").filter(|n| !n.is_empty()) else {
-            if self.body.contains_key("thread_id") {
-                return Err(self.err(s::THREAD_NOT_FOUND));
-            }
             return Err(vec![frame::error(None, s::CHANNEL_NAME_NOT_PROVIDED)]);
         };
         let Some(channel) = find_channel(&self.world, self.guild, &name) else {
@@ -170,7 +174,7 @@ impl Op {
         if self.shared.channel_bits(self.user.id, &channel) & VIEW_CHANNEL == 0 {
             return Err(vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)]);
         }
-        if !matches!(channel.kind, ChannelKind::Text | ChannelKind::Forum) {
+        if channel.kind != ChannelKind::Text {
             return Err(vec![frame::error(None, s::WRONG_CHANNEL_TYPE)]);
         }
         Ok(channel)
@@ -292,6 +296,8 @@ async fn run(op: Op) -> Frames {
         "voice_join" | "voice_leave" | "voice_mute" | "voice_unmute" | "voice_state" => {
             voice::run(op).await
         }
+        "thread_create" | "thread_get" | "thread_messages" | "thread_update" | "thread_delete"
+        | "thread_join" | "thread_leave" => threads::run(op).await,
         _ => messages::run(op).await,
     }
 }

@@ -9,8 +9,8 @@
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use switchboard_protocols::event::{Envelope, Event};
-use switchboard_protocols::model::{Dialect, Status, VoiceState};
+use switchboard_protocols::event::{Envelope, Event, ThreadChange};
+use switchboard_protocols::model::{Channel, Dialect, Status, VoiceState};
 use switchboard_protocols::originchats::{frame, objects};
 use switchboard_protocols::Id;
 
@@ -25,6 +25,34 @@ fn channel_name(world: &World, id: Id) -> String {
         .flatten()
         .map(|c| c.name)
         .unwrap_or_default()
+}
+
+/// Where a channel's events belong: its name, or for a thread its forum's
+/// name and the thread's id.
+fn place(world: &World, id: Id) -> (String, Option<Id>) {
+    let Some(c) = world.store.channel(id).ok().flatten() else {
+        return (String::new(), None);
+    };
+    match c.parent_id() {
+        Some(parent) => (channel_name(world, parent), Some(id)),
+        None => (c.name, None),
+    }
+}
+
+/// `channel`, then `thread_id` when in a thread.
+fn place_fields(world: &World, id: Id) -> Vec<(&'static str, Value)> {
+    let (name, thread) = place(world, id);
+    let mut fields = vec![("channel", json!(name))];
+    if let Some(t) = thread {
+        fields.push(("thread_id", json!(t)));
+    }
+    fields
+}
+
+/// A thread event's `thread` object.
+fn thread_object(world: &World, thread: &Channel) -> Value {
+    let parent = thread.parent_id().map(|p| channel_name(world, p));
+    super::views::thread_json(world, thread, &parent.unwrap_or_default())
 }
 
 pub(super) fn username(world: &World, id: Id) -> String {
@@ -56,6 +84,8 @@ fn guild_of(event: &Event) -> Option<Option<Id>> {
         Event::MemberJoin { guild_id, .. } => Some(*guild_id),
         Event::MemberRoles { guild_id, .. } | Event::MemberNick { guild_id, .. } => Some(*guild_id),
         Event::GuildUpdate(g) | Event::GuildRoles(g) => Some(g.guild.id),
+        Event::Thread { thread, .. } => thread.guild_id,
+        Event::ThreadDelete { guild_id, .. } => Some(*guild_id),
         _ => return None,
     })
 }
@@ -74,78 +104,73 @@ pub(super) fn render(world: &World, event: &Event) -> Vec<Map<String, Value>> {
                     .flatten()
                     .map(|m| username(world, m.author_id))
             });
+            let (channel, thread) = place(world, fm.message.channel_id);
             vec![frame::reply(
                 "message_new",
                 [
                     ("message", objects::message(fm, &names, reply_user)),
-                    ("channel", json!(channel_name(world, fm.message.channel_id))),
-                    ("thread_id", Value::Null),
+                    ("channel", json!(channel)),
+                    ("thread_id", json!(thread)),
                     ("global", g),
                 ],
             )]
         }
-        Event::MessageUpdate(fm) => vec![frame::reply(
-            "message_edit",
-            [
+        Event::MessageUpdate(fm) => {
+            let message = objects::message(fm, &names, None);
+            let mut fields = vec![
                 ("id", json!(fm.message.id)),
-                (
-                    "content",
-                    objects::message(fm, &names, None)["content"].clone(),
-                ),
-                ("message", objects::message(fm, &names, None)),
-                ("channel", json!(channel_name(world, fm.message.channel_id))),
-                ("global", g),
-            ],
-        )],
+                ("content", message["content"].clone()),
+                ("message", message),
+            ];
+            fields.extend(place_fields(world, fm.message.channel_id));
+            fields.push(("global", g));
+            vec![frame::reply("message_edit", fields)]
+        }
         // The reference answers an unpin with `pinned: true` on success.
-        Event::MessagePin(fm) => vec![frame::reply(
-            if fm.message.pinned {
+        Event::MessagePin(fm) => {
+            let cmd = if fm.message.pinned {
                 "message_pin"
             } else {
                 "message_unpin"
-            },
-            [
-                ("id", json!(fm.message.id)),
-                ("channel", json!(channel_name(world, fm.message.channel_id))),
-                ("pinned", json!(true)),
-                ("global", g),
-            ],
-        )],
-        Event::MessageDelete { id, channel_id, .. } => vec![frame::reply(
-            "message_delete",
-            [
-                ("id", json!(id)),
-                ("channel", json!(channel_name(world, *channel_id))),
-                ("global", g),
-            ],
-        )],
+            };
+            let mut fields = vec![("id", json!(fm.message.id))];
+            fields.extend(place_fields(world, fm.message.channel_id));
+            fields.extend([("pinned", json!(true)), ("global", g)]);
+            vec![frame::reply(cmd, fields)]
+        }
+        Event::MessageDelete { id, channel_id, .. } => {
+            let mut fields = vec![("id", json!(id))];
+            fields.extend(place_fields(world, *channel_id));
+            fields.push(("global", g));
+            vec![frame::reply("message_delete", fields)]
+        }
         Event::Reaction(r) => vec![frame::reply(
             if r.added {
                 "message_react_add"
             } else {
                 "message_react_remove"
             },
-            [
-                ("id", json!(r.message_id)),
-                ("emoji", json!(r.emoji)),
-                ("channel", json!(channel_name(world, r.channel_id))),
-                ("from", json!(username(world, r.user_id))),
-                ("global", g),
-            ],
+            [("id", json!(r.message_id)), ("emoji", json!(r.emoji))]
+                .into_iter()
+                .chain(place_fields(world, r.channel_id))
+                .chain([("from", json!(username(world, r.user_id))), ("global", g)]),
         )],
         Event::Typing {
             channel_id,
             user_id,
             ..
-        } => vec![frame::reply(
-            "typing",
-            [
-                ("channel", json!(channel_name(world, *channel_id))),
-                ("user", json!(username(world, *user_id))),
-                ("thread_id", Value::Null),
-                ("global", g),
-            ],
-        )],
+        } => {
+            let (channel, thread) = place(world, *channel_id);
+            vec![frame::reply(
+                "typing",
+                [
+                    ("channel", json!(channel)),
+                    ("user", json!(username(world, *user_id))),
+                    ("thread_id", json!(thread)),
+                    ("global", g),
+                ],
+            )]
+        }
         Event::VoiceState { state, previous } => {
             let mut out = Vec::new();
             if *previous == state.channel_id {
@@ -220,8 +245,53 @@ pub(super) fn render(world: &World, event: &Event) -> Vec<Map<String, Value>> {
                 objects::user_brief(&user.username, &["user".to_string()], None),
             )],
         )],
+        Event::Thread { thread, change } => {
+            let object = thread_object(world, thread);
+            let user = |u: &Id| json!(username(world, *u));
+            vec![match change {
+                ThreadChange::Created => frame::reply(
+                    "thread_create",
+                    [
+                        ("thread", object),
+                        ("channel", object_parent(thread, world)),
+                        ("global", g),
+                    ],
+                ),
+                ThreadChange::Updated => {
+                    frame::reply("thread_update", [("thread", object), ("global", g)])
+                }
+                ThreadChange::Joined(u) | ThreadChange::Left(u) => frame::reply(
+                    if matches!(change, ThreadChange::Joined(_)) {
+                        "thread_join"
+                    } else {
+                        "thread_leave"
+                    },
+                    [
+                        ("thread", object),
+                        ("thread_id", json!(thread.id)),
+                        ("user", user(u)),
+                        ("global", g),
+                    ],
+                ),
+            }]
+        }
+        Event::ThreadDelete { id, parent_id, .. } => vec![frame::reply(
+            "thread_delete",
+            [
+                ("thread_id", json!(id)),
+                ("channel", json!(channel_name(world, *parent_id))),
+                ("global", g),
+            ],
+        )],
         _ => Vec::new(),
     }
+}
+
+fn object_parent(thread: &Channel, world: &World) -> Value {
+    json!(thread
+        .parent_id()
+        .map(|p| channel_name(world, p))
+        .unwrap_or_default())
 }
 
 fn join(frames: &[Map<String, Value>]) -> Option<Bytes> {
@@ -273,13 +343,12 @@ impl OcSession {
             if channel.guild_id != Some(self.guild_id) {
                 return Vec::new();
             }
-            let reply = frame::reply(
-                "unreads_update",
-                [
-                    ("channel", json!(channel.name)),
-                    ("last_read", json!(last_read)),
-                ],
-            );
+            // A thread is named by its id, in place of a channel name.
+            let place = match channel.thread {
+                Some(_) => ("thread_id", json!(channel.id)),
+                None => ("channel", json!(channel.name)),
+            };
+            let reply = frame::reply("unreads_update", [place, ("last_read", json!(last_read))]);
             return vec![frame::prefix(&reply)];
         }
         if let Event::Presence(p) = &env.event {

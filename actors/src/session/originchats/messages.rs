@@ -3,12 +3,13 @@
 //! failures answer here.
 
 use serde_json::{json, Value};
-use switchboard_protocols::command::{Command, HistoryQuery, NewMessage};
+use switchboard_protocols::command::{Command, HistoryQuery, NewMessage, ThreadPatch};
 use switchboard_protocols::originchats::strings as s;
 use switchboard_protocols::originchats::{frame, SEARCH_RESULTS};
 use switchboard_protocols::{ErrorKind, GatewayError, Id};
 
 use super::commands::{Frames, Op};
+use super::target::Target;
 use crate::world::Reply;
 
 /// Most messages one `messages_get` or `messages_around` side returns.
@@ -49,7 +50,7 @@ async fn message_new(op: Op) -> Frames {
         })
         .unwrap_or_default();
     let mut missing = Vec::new();
-    if op.text("channel").is_none() && !op.body.contains_key("thread_id") {
+    if op.text("channel").is_none() && !op.names_thread() {
         missing.push("channel or thread_id");
     }
     if content.is_none() && attachments.is_empty() {
@@ -71,16 +72,15 @@ async fn message_new(op: Op) -> Frames {
     if let Some(limited) = op.rate_limited() {
         return limited;
     }
-    let channel = match op.text_channel() {
-        Ok(c) => c,
-        Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
-            return op.err("Cannot send messages in this channel type");
-        }
-        Err(e) if op.text("channel").is_some() && e[0].get("src").is_none() => {
-            // Not viewable: the send check's words.
-            return op.err("You do not have permission to send messages in this channel");
-        }
+    let target = match send_target(&op).await {
+        Ok(t) => t,
         Err(e) => return e,
+    };
+    let channel = &target.channel;
+    let place = if target.thread.is_some() {
+        "thread"
+    } else {
+        "channel"
     };
     let reply_to = match op.body.get("reply_to") {
         None | Some(Value::Null) => None,
@@ -104,9 +104,10 @@ async fn message_new(op: Op) -> Frames {
         Err(e) if denied(&e) && e.message.contains("uploader") => {
             op.err("You can only attach your own uploads")
         }
-        Err(e) if denied(&e) => {
-            op.err("You do not have permission to send messages in this channel")
-        }
+        Err(e) if denied(&e) && e.message.contains("locked") => op.err("This thread is locked"),
+        Err(e) if denied(&e) => op.err(&format!(
+            "You do not have permission to send messages in this {place}"
+        )),
         Err(e) if e.kind == ErrorKind::NotFound && e.message.contains("file") => {
             op.err("Attachment not found or expired")
         }
@@ -120,6 +121,45 @@ async fn message_new(op: Op) -> Frames {
     }
 }
 
+/// Where `message_new` posts, checked as the reference checks it. Posting
+/// in an archived thread unarchives it.
+async fn send_target(op: &Op) -> Result<Target, Frames> {
+    if op.names_thread() {
+        let t = op.thread_ref()?;
+        if t.meta.locked {
+            return Err(op.err("This thread is locked"));
+        }
+        if !op.may_send(&t.channel) {
+            return Err(op.err("You do not have permission to send messages in this thread"));
+        }
+        if t.meta.archived {
+            let patch = ThreadPatch {
+                archived: Some(false),
+                ..ThreadPatch::default()
+            };
+            let command = Command::UpdateThread {
+                thread_id: t.channel.id,
+                patch,
+            };
+            if let Err(e) = op.exec(command).await {
+                return Err(op.err(&e.message));
+            }
+        }
+        return Ok(t.into_target());
+    }
+    match op.target() {
+        Ok(t) => Ok(t),
+        Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
+            Err(op.err("Cannot send messages in this channel type"))
+        }
+        Err(e) if e[0].get("src").is_none() => {
+            // Not viewable: the send check's words.
+            Err(op.err("You do not have permission to send messages in this channel"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 async fn message_edit(op: Op) -> Frames {
     let (Some(id), Some(content)) = (op.id("id"), op.text("content")) else {
         return op.err("Invalid message edit format");
@@ -127,10 +167,11 @@ async fn message_edit(op: Op) -> Frames {
     if let Some(limited) = op.rate_limited() {
         return limited;
     }
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let max = op.world.config.message_length;
     if content.trim().chars().count() > max {
         return op.err(&format!(
@@ -157,10 +198,11 @@ async fn message_delete(op: Op) -> Frames {
     let Some(id) = op.id("id") else {
         return op.err("Invalid message delete format");
     };
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let command = Command::DeleteMessage {
         channel_id: channel.id,
         message_id: id,
@@ -174,22 +216,24 @@ async fn message_delete(op: Op) -> Frames {
 }
 
 async fn message_get(op: Op) -> Frames {
-    if op.text("channel").is_none() || op.id("id").is_none() {
+    if (op.text("channel").is_none() && !op.names_thread()) || op.id("id").is_none() {
         return op.err("Channel/thread and message ID are required");
     }
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let command = Command::GetMessage {
         channel_id: channel.id,
         message_id: op.id("id").unwrap_or_default(),
     };
     match op.exec(command).await {
-        Ok(Reply::Message(m)) => op.reply([
-            ("channel", json!(channel.name)),
-            ("message", op.message_json(&m)),
-        ]),
+        Ok(Reply::Message(m)) => {
+            let mut fields = target.place();
+            fields.push(("message", op.message_json(&m)));
+            op.reply(fields)
+        }
         Ok(_) | Err(_) => op.err(s::MESSAGE_NOT_FOUND),
     }
 }
@@ -197,10 +241,11 @@ async fn message_get(op: Op) -> Frames {
 /// `start` is a number of newest messages to skip, or a message id: the
 /// page then ends just before that message.
 async fn messages_get(op: Op) -> Frames {
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let limit = op
         .body
         .get("limit")
@@ -233,13 +278,12 @@ async fn messages_get(op: Op) -> Frames {
     match op.history(channel.id, query).await {
         Ok(mut list) => {
             // Reading a channel marks it read, as the reference does.
-            super::unreads::ack(&op, &channel, None);
+            super::unreads::ack(&op, channel, None);
             list.reverse();
-            op.reply([
-                ("channel", json!(channel.name)),
-                ("messages", op.messages_json(&list)),
-                ("range", range),
-            ])
+            let mut fields = target.place();
+            fields.push(("messages", op.messages_json(&list)));
+            fields.push(("range", range));
+            op.reply(fields)
         }
         Err(e) => op.err(&e.message),
     }
@@ -249,10 +293,11 @@ async fn messages_around(op: Op) -> Frames {
     let Some(around) = op.id("around") else {
         return op.err("around (message ID) is required");
     };
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let bound = |k: &str| {
         op.body
             .get("bounds")
@@ -261,7 +306,7 @@ async fn messages_around(op: Op) -> Frames {
             .map_or(50, |n| (n as usize).min(MAX_PAGE))
     };
     let (above, below) = (bound("above"), bound("below"));
-    let target = match op
+    let middle = match op
         .exec(Command::GetMessage {
             channel_id: channel.id,
             message_id: around,
@@ -293,11 +338,11 @@ async fn messages_around(op: Op) -> Frames {
     };
     let mut list: Vec<_> = older.into_iter().rev().collect();
     let start = list.len();
-    list.push(target);
+    list.push(middle);
     list.extend(newer.into_iter().rev());
     op.reply([
-        ("channel", json!(channel.name)),
-        ("thread_id", Value::Null),
+        ("channel", json!(target.name)),
+        ("thread_id", target.thread_id()),
         ("messages", op.messages_json(&list)),
         (
             "range",
@@ -307,13 +352,17 @@ async fn messages_around(op: Op) -> Frames {
 }
 
 async fn message_replies(op: Op) -> Frames {
-    let (Some(_), Some(id)) = (op.text("channel"), op.id("id")) else {
+    let (true, Some(id)) = (
+        op.text("channel").is_some() || op.names_thread(),
+        op.id("id"),
+    ) else {
         return op.err("Channel name and message ID are required");
     };
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let limit = op
         .body
         .get("limit")
@@ -325,55 +374,60 @@ async fn message_replies(op: Op) -> Frames {
         limit,
     };
     match op.exec(command).await {
-        Ok(Reply::Messages(list)) => op.reply([
-            ("channel", json!(channel.name)),
+        Ok(Reply::Messages(list)) => op.reply(target.place().into_iter().chain([
             ("message_id", json!(id)),
             ("replies", op.messages_json(&list)),
-        ]),
+        ])),
         Ok(_) => op.err(s::MESSAGE_NOT_FOUND),
         Err(e) => op.err(&e.message),
     }
 }
 
 async fn messages_search(op: Op) -> Frames {
-    let (Some(_), Some(query)) = (op.text("channel"), op.text("query")) else {
+    let (true, Some(query)) = (
+        op.text("channel").is_some() || op.names_thread(),
+        op.text("query"),
+    ) else {
         return op.err("Channel name and query are required");
     };
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let command = Command::SearchMessages {
         channel_id: channel.id,
         query: query.clone(),
         limit: SEARCH_RESULTS,
     };
     match op.exec(command).await {
-        Ok(Reply::Messages(list)) => op.reply([
-            ("channel", json!(channel.name)),
+        Ok(Reply::Messages(list)) => op.reply(target.place().into_iter().chain([
             ("query", json!(query)),
             ("results", op.messages_json(&list)),
-        ]),
+        ])),
         Ok(_) => Vec::new(),
         Err(e) => op.err(&e.message),
     }
 }
 
 async fn messages_pinned(op: Op) -> Frames {
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     match op
         .exec(Command::PinnedMessages {
             channel_id: channel.id,
         })
         .await
     {
-        Ok(Reply::Messages(list)) => op.reply([
-            ("channel", json!(channel.name)),
-            ("messages", op.messages_json(&list)),
-        ]),
+        Ok(Reply::Messages(list)) => op.reply(
+            target
+                .place()
+                .into_iter()
+                .chain([("messages", op.messages_json(&list))]),
+        ),
         Ok(_) => Vec::new(),
         Err(e) => op.err(&e.message),
     }
@@ -381,10 +435,11 @@ async fn messages_pinned(op: Op) -> Frames {
 
 async fn pin(op: Op) -> Frames {
     let pinned = op.cmd == "message_pin";
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let Some(id) = op.id("id") else {
         return op.err("Message ID is required");
     };
@@ -399,11 +454,12 @@ async fn pin(op: Op) -> Frames {
             op.err("You do not have permission to pin messages in this channel")
         }
         // The reference answers a missing message with `pinned: false`.
-        Err(e) if e.kind == ErrorKind::NotFound => op.reply([
-            ("id", json!(id)),
-            ("channel", json!(channel.name)),
-            ("pinned", json!(false)),
-        ]),
+        Err(e) if e.kind == ErrorKind::NotFound => op.reply(
+            [("id", json!(id))]
+                .into_iter()
+                .chain(target.place())
+                .chain([("pinned", json!(false))]),
+        ),
         Err(e) => op.err(&e.message),
     }
 }
@@ -416,10 +472,11 @@ async fn react(op: Op) -> Frames {
     if emoji.is_empty() || emoji.chars().count() > 200 {
         return op.err("Invalid emoji");
     }
-    let channel = match op.text_channel() {
-        Ok(c) => c,
+    let target = match op.target() {
+        Ok(t) => t,
         Err(e) => return e,
     };
+    let channel = &target.channel;
     let failed = if add {
         "Failed to add reaction"
     } else {
@@ -447,19 +504,34 @@ async fn react(op: Op) -> Frames {
 /// Typing reaches everyone else as an event; the requester's own copy of
 /// the global reply is sent from here.
 async fn typing(op: Op) -> Frames {
-    if op.text("channel").is_none() && !op.body.contains_key("thread_id") {
+    if op.text("channel").is_none() && !op.names_thread() {
         return op.err("Channel name or thread_id not provided");
     }
     if let Some(limited) = op.rate_limited() {
         return limited;
     }
-    let channel = match op.text_channel() {
-        Ok(c) => c,
-        Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
-            return vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)];
+    let target = if op.names_thread() {
+        let t = match op.thread_ref() {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        if t.parent.is_none() {
+            return op.err("Thread has no parent channel");
         }
-        Err(e) => return e,
+        if !op.may_send(&t.channel) {
+            return op.err("You do not have permission to send messages in this thread");
+        }
+        t.into_target()
+    } else {
+        match op.target() {
+            Ok(t) => t,
+            Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
+                return vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)];
+            }
+            Err(e) => return e,
+        }
     };
+    let channel = &target.channel;
     match op
         .exec(Command::Typing {
             channel_id: channel.id,
@@ -469,9 +541,9 @@ async fn typing(op: Op) -> Frames {
         Ok(_) => vec![frame::reply(
             "typing",
             [
-                ("channel", json!(channel.name)),
+                ("channel", json!(target.name)),
                 ("user", json!(op.user.username)),
-                ("thread_id", Value::Null),
+                ("thread_id", target.thread_id()),
                 ("global", json!(true)),
             ],
         )],

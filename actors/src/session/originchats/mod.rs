@@ -19,6 +19,8 @@ mod moderation;
 mod pings;
 mod roles;
 mod server;
+mod target;
+mod threads;
 mod unreads;
 mod views;
 mod voice;

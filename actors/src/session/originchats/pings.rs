@@ -2,12 +2,15 @@
 //! `@username` or reply to them, newest first, across the channels they may
 //! read. Each channel is scanned back a bounded number of messages.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 use switchboard_protocols::model::{ChannelKind, Message};
 use switchboard_protocols::permissions::{READ_MESSAGE_HISTORY, VIEW_CHANNEL};
+use switchboard_protocols::Id;
 
 use super::commands::{Frames, Op};
-use super::views::guild_channels;
+use super::views::{guild_channels, guild_threads};
 
 /// Messages read back per channel.
 const SCAN_PER_CHANNEL: usize = 1000;
@@ -41,14 +44,22 @@ pub(super) async fn run(op: Op) -> Frames {
     };
     let me = op.user.id;
     let store = &op.world.store;
-    let mut found: Vec<(Message, String)> = Vec::new();
-    for channel in guild_channels(&op.world, op.guild) {
+    let mut found: Vec<(Message, String, Option<Id>)> = Vec::new();
+    let channels = guild_channels(&op.world, op.guild);
+    let names: HashMap<Id, String> = channels.iter().map(|c| (c.id, c.name.clone())).collect();
+    // Text channels, then threads (reported under their forum's name).
+    let threads = guild_threads(&op.world, op.guild, None);
+    for channel in channels.iter().chain(&threads) {
         let need = VIEW_CHANNEL | READ_MESSAGE_HISTORY;
-        let readable = matches!(channel.kind, ChannelKind::Text | ChannelKind::Forum)
-            && op.shared.channel_bits(me, &channel) & need == need;
+        let readable = (channel.kind == ChannelKind::Text)
+            && op.shared.channel_bits(me, channel) & need == need;
         if !readable {
             continue;
         }
+        let (name, thread) = match channel.parent_id() {
+            Some(p) => (names.get(&p).cloned().unwrap_or_default(), Some(channel.id)),
+            None => (channel.name.clone(), None),
+        };
         let mut before = None;
         let mut seen = 0;
         while seen < SCAN_PER_CHANNEL {
@@ -70,21 +81,24 @@ pub(super) async fn run(op: Op) -> Frames {
                         .is_some_and(|t| t.author_id == me)
                 });
                 if replied_to_me || mentions(&m.content, &op.user.username) {
-                    found.push((m, channel.name.clone()));
+                    found.push((m, name.clone(), thread));
                 }
             }
         }
     }
-    found.sort_by_key(|(m, _)| std::cmp::Reverse(m.id));
+    found.sort_by_key(|(m, _, _)| std::cmp::Reverse(m.id));
     let total = found.len();
     let page: Vec<Value> = found
         .into_iter()
         .skip(offset)
         .take(limit)
-        .filter_map(|(m, channel)| {
+        .filter_map(|(m, channel, thread)| {
             let full = op.world.full_message(m).ok()?;
             let mut v = op.message_json(&full);
             v["channel"] = json!(channel);
+            if let Some(t) = thread {
+                v["thread_id"] = json!(t);
+            }
             Some(v)
         })
         .collect();

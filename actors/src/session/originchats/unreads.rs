@@ -6,11 +6,11 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use switchboard_protocols::event::{Envelope, Event};
 use switchboard_protocols::model::{Channel, ChannelKind};
-use switchboard_protocols::permissions::VIEW_CHANNEL;
 use switchboard_protocols::Id;
 
 use super::commands::{Frames, Op};
-use super::views::guild_channels;
+use super::target::Target;
+use super::views::{guild_channels, guild_threads};
 use crate::hub::DeliverToUsers;
 
 fn newest(op: &Op, channel: Id) -> Option<Id> {
@@ -53,37 +53,56 @@ pub(super) fn ack(op: &Op, channel: &Channel, message: Option<Id>) -> Option<Id>
     Some(last)
 }
 
+/// `channel`, or `thread_id` for a thread: how unreads replies say where.
+fn named(target: &Target) -> (&'static str, Value) {
+    match target.thread {
+        Some(_) => ("thread_id", target.thread_id()),
+        None => ("channel", json!(target.name)),
+    }
+}
+
 pub(super) async fn run(op: Op) -> Frames {
     match op.cmd.as_str() {
         "unreads_get" => {
             let mut unreads = Map::new();
             for c in guild_channels(&op.world, op.guild) {
-                let readable = matches!(c.kind, ChannelKind::Text | ChannelKind::Forum)
-                    && op.shared.channel_bits(op.user.id, &c) & VIEW_CHANNEL != 0;
-                if readable {
+                if c.kind == ChannelKind::Text && op.may_view(&c) {
                     unreads.insert(c.name.clone(), state(&op, c.id));
                 }
+            }
+            // Threads as the reference keys them, with their forum's name.
+            for t in guild_threads(&op.world, op.guild, None) {
+                if !op.may_view(&t) {
+                    continue;
+                }
+                let mut s = state(&op, t.id);
+                let parent = t
+                    .parent_id()
+                    .and_then(|p| op.world.store.channel(p).ok().flatten());
+                s["parent_channel"] = json!(parent.map(|p| p.name));
+                unreads.insert(format!("thread/{}", t.id), s);
             }
             op.reply([("unreads", Value::Object(unreads))])
         }
         "unreads_count" => {
-            let channel = match op.text_channel() {
-                Ok(c) => c,
+            let target = match op.target() {
+                Ok(t) => t,
                 Err(e) => return e,
             };
-            let s = state(&op, channel.id);
+            let s = state(&op, target.channel.id);
             op.reply([
-                ("channel", json!(channel.name)),
+                named(&target),
                 ("unread_count", s["unread_count"].clone()),
                 ("last_read", s["last_read"].clone()),
                 ("total_messages", s["total_messages"].clone()),
             ])
         }
         _ => {
-            let channel = match op.text_channel() {
-                Ok(c) => c,
+            let target = match op.target() {
+                Ok(t) => t,
                 Err(e) => return e,
             };
+            let channel = &target.channel;
             let message = op.id("message_id");
             if let Some(m) = message {
                 if op
@@ -97,8 +116,8 @@ pub(super) async fn run(op: Op) -> Frames {
                     return op.err("Message not found");
                 }
             }
-            let last = ack(&op, &channel, message);
-            op.reply([("channel", json!(channel.name)), ("last_read", json!(last))])
+            let last = ack(&op, channel, message);
+            op.reply([named(&target), ("last_read", json!(last))])
         }
     }
 }

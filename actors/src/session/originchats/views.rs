@@ -39,11 +39,52 @@ pub(super) fn roles_of(shared: &GuildShared, user: Id) -> (Vec<String>, Option<S
     (names, color)
 }
 
-/// Channels of the guild in display order.
+/// Channels of the guild in display order (threads are not channels here:
+/// they are listed under their forum).
 pub(super) fn guild_channels(world: &World, guild: Id) -> Vec<Channel> {
     let mut channels = world.store.channels_of(guild).unwrap_or_default();
+    channels.retain(|c| c.thread.is_none());
     channels.sort_by_key(|c| (c.position, c.id));
     channels
+}
+
+/// The guild's threads, oldest first; only those of `parent` when given.
+pub(super) fn guild_threads(world: &World, guild: Id, parent: Option<Id>) -> Vec<Channel> {
+    let mut threads = world.store.channels_of(guild).unwrap_or_default();
+    threads.retain(|c| c.thread.is_some() && (parent.is_none() || c.parent_id() == parent));
+    threads.sort_by_key(|c| c.id);
+    threads
+}
+
+/// The newest message of a channel: its timestamp and id, or nulls.
+fn last_message(world: &World, channel: Id) -> (Value, Value) {
+    let last = world.store.history(channel, None, None, 1).ok();
+    let last = last.as_ref().and_then(|l| l.first());
+    (
+        json!(last.map(|m| objects::timestamp(m.created_at))),
+        json!(last.map(|m| m.id)),
+    )
+}
+
+/// A thread object (reference §6.3), with usernames for users.
+pub(super) fn thread_json(world: &World, thread: &Channel, parent_name: &str) -> Value {
+    let name = |id: Id| super::events::username(world, id);
+    let Some(meta) = &thread.thread else {
+        return Value::Null;
+    };
+    let (last, last_id) = last_message(world, thread.id);
+    json!({
+        "id": thread.id,
+        "name": thread.name,
+        "parent_channel": parent_name,
+        "created_by": name(meta.created_by),
+        "created_at": objects::timestamp(thread.created_at),
+        "locked": meta.locked,
+        "archived": meta.archived,
+        "participants": meta.participants.iter().map(|u| name(*u)).collect::<Vec<_>>(),
+        "last_message": last,
+        "last_message_id": last_id,
+    })
 }
 
 /// A channel of the guild by name: exact first, then ignoring case.
@@ -97,11 +138,18 @@ pub(super) fn channel_json(
                 .collect();
             o["voice_state"] = Value::Array(state);
         }
+        ChannelKind::Forum => {
+            let guild = c.guild_id.unwrap_or_default();
+            let threads: Vec<Value> = guild_threads(world, guild, Some(c.id))
+                .iter()
+                .map(|t| thread_json(world, t, &c.name))
+                .collect();
+            o["threads"] = Value::Array(threads);
+        }
         _ => {
-            let last = world.store.history(c.id, None, None, 1).ok();
-            let last = last.as_ref().and_then(|l| l.first());
-            o["last_message"] = json!(last.map(|m| objects::timestamp(m.created_at)));
-            o["last_message_id"] = json!(last.map(|m| m.id));
+            let (last, last_id) = last_message(world, c.id);
+            o["last_message"] = last;
+            o["last_message_id"] = last_id;
         }
     }
     o
@@ -140,6 +188,7 @@ pub(super) fn entries(world: &World, guild: Id) -> Vec<Entry> {
         .channels_of(guild)
         .unwrap_or_default()
         .into_iter()
+        .filter(|c| c.thread.is_none())
         .map(|c| (c.position, c.id, Entry::Channel(c)))
         .collect();
     for cat in world.store.categories_of(guild).unwrap_or_default() {
