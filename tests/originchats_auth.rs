@@ -466,3 +466,62 @@ async fn info_reports_the_server_and_its_counts() {
     assert_eq!(n("total_channels"), 2, "general and lounge: {info}");
     assert!(n("total_roles") >= 1, "{info}");
 }
+
+/// Reference commands this server does not do are answered, naming them:
+/// never silence.
+#[tokio::test]
+async fn commands_not_built_answer_naming_themselves() {
+    let server = TestServer::start();
+    let mut oc = Oc::register(&server, "alice").await;
+    for cmd in ["plugins_list", "push_subscribe"] {
+        let val = format!("{cmd} is not supported by this server");
+        oc.refused(cmd, json!({}), &val).await;
+    }
+    for cmd in [
+        "emoji_add",
+        "webhook_create",
+        "poll_vote",
+        "slash_call",
+        "modlog_get",
+    ] {
+        let val = format!("{cmd} is not supported by this server yet");
+        oc.refused(cmd, json!({}), &val).await;
+    }
+    let caps = oc.handshake["capabilities"].clone();
+    assert!(!caps
+        .as_array()
+        .expect("capabilities")
+        .contains(&json!("emoji_add")));
+}
+
+/// `pfp_set` stores the account's avatar (JAM's `avatar`), which
+/// `pfp_get` and `users_list` show.
+#[tokio::test]
+async fn profile_pictures() {
+    let server = TestServer::start();
+    let mut alice = Oc::register(&server, "alice").await;
+    let mut bob = Oc::register(&server, "bob").await;
+    alice.refused("pfp_set", json!({}), "URL required").await;
+    let bad = json!({"url": "not a url"});
+    alice.refused("pfp_set", bad, "Invalid URL format").await;
+    let long = json!({"url": format!("https://x.example/{}", "a".repeat(500))});
+    alice
+        .refused("pfp_set", long, "URL too long (max 500 characters)")
+        .await;
+    let url = "https://img.example/alice.png";
+    let set = alice.request("pfp_set", json!({"url": url})).await;
+    assert_eq!(set, json!({"cmd": "pfp_set", "val": url}));
+    let got = bob.request("pfp_get", json!({"username": "alice"})).await;
+    assert_eq!(
+        got,
+        json!({"cmd": "pfp_get", "val": url, "username": "alice"})
+    );
+    let none = alice.request("pfp_get", json!({"username": "bob"})).await;
+    assert_eq!(none["val"], Value::Null, "{none}");
+    bob.refused("pfp_get", json!({}), "Username required").await;
+    let body = json!({"username": "nobody"});
+    bob.refused("pfp_get", body, "User not found").await;
+    let users = bob.request("users_list", json!({})).await;
+    let entry = common::find(&users["users"], "username", "alice").expect("alice listed");
+    assert_eq!(entry["pfp"], url, "{users}");
+}

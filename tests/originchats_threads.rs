@@ -408,6 +408,27 @@ async fn jam_clients_never_hear_of_threads() {
     assert!(!names.contains(&&json!("Release notes")), "{guild}");
     let help = find(&guild["channels"], "name", "help").expect("forum");
     assert_eq!(help["type"], "forum");
+    // The forum takes no messages of its own, from JAM either; the thread
+    // is not a JAM channel.
+    let forum_id = help["id"].as_str().expect("forum id").to_string();
+    jam.send(
+        10,
+        json!({"channel_id": forum_id, "content": "hi"}),
+        Some("f"),
+    )
+    .await;
+    let e = jam.expect_error("INVALID").await;
+    assert_eq!(e["ref"], "f", "{e}");
+    let (status, _) = g
+        .server
+        .rest(
+            "GET",
+            &format!("/api/channels/{id}"),
+            Some(&g.bob_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]

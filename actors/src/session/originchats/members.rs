@@ -10,6 +10,7 @@ use switchboard_protocols::Id;
 
 use super::commands::{Frames, Op};
 use super::views::{presence_map, user_entry};
+use super::AuthMode;
 use crate::hub::Presences;
 
 const STATUSES: &str = "Invalid status. Must be one of: online, idle, dnd, offline, invisible";
@@ -52,7 +53,61 @@ pub(super) async fn run(op: Op) -> Frames {
         }
         "status_set" => status_set(op).await,
         "user_update" => user_update(op).await,
+        "pfp_set" => pfp_set(op).await,
+        "pfp_get" => pfp_get(op),
         _ => status_get(op).await,
+    }
+}
+
+/// Longest profile picture URL.
+const MAX_PFP: usize = 500;
+
+/// `{"url"}`: the account's avatar, the same one JAM shows.
+async fn pfp_set(op: Op) -> Frames {
+    if op.ctx.config.auth_mode == AuthMode::Rotur {
+        return op.err("Profile pictures are managed by Rotur for this account");
+    }
+    let Some(url) = op
+        .text("url")
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+    else {
+        return op.err("URL required");
+    };
+    let valid = ["http://", "https://"]
+        .iter()
+        .any(|p| url.len() > p.len() && url.starts_with(p))
+        && !url.chars().any(char::is_whitespace);
+    if !valid {
+        return op.err("Invalid URL format");
+    }
+    if url.chars().count() > MAX_PFP {
+        return op.err("URL too long (max 500 characters)");
+    }
+    let mut user = match op.world.user(op.user.id) {
+        Ok(u) => (*u).clone(),
+        Err(_) => return op.err("Failed to update profile picture"),
+    };
+    user.avatar = Some(url.clone());
+    let saved = match op.world.store.update_user(&user) {
+        Ok(()) => op.world.store.commit().await.is_ok(),
+        Err(_) => false,
+    };
+    if !saved {
+        return op.err("Failed to update profile picture");
+    }
+    op.world.cache_user(user);
+    op.reply([("val", json!(url))])
+}
+
+/// `{"username"}` → that user's picture URL, or null.
+fn pfp_get(op: Op) -> Frames {
+    let Some(name) = op.text("username").filter(|n| !n.is_empty()) else {
+        return op.err("Username required");
+    };
+    match op.world.store.user_by_name(&name).ok().flatten() {
+        Some(u) => op.reply([("val", json!(u.avatar)), ("username", json!(u.username))]),
+        None => op.err(s::USER_NOT_FOUND),
     }
 }
 
