@@ -14,6 +14,7 @@ use actix_web::{web, App};
 use anyhow::Context as _;
 use switchboard_actors::hub::ShutdownAll;
 use switchboard_actors::sealed::Sealer;
+use switchboard_actors::session::chatnet::ChatnetConfig;
 use switchboard_actors::session::originchats::{AuthMode, OcConfig, OcContext};
 use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_actors::world::DefaultGuild;
@@ -69,6 +70,15 @@ fn world_config(config: &Config) -> WorldConfig {
     }
 }
 
+fn chatnet_config(config: &Config) -> ChatnetConfig {
+    ChatnetConfig {
+        signin_reply_type: match config.chatnet.signin_reply_type {
+            config::SigninReply::Signin => switchboard_protocols::chatnet::Kind::Signin,
+            config::SigninReply::Signup => switchboard_protocols::chatnet::Kind::Signup,
+        },
+    }
+}
+
 fn oc_config(config: &Config) -> OcConfig {
     let oc = &config.originchats;
     let rl = &oc.rate_limiting;
@@ -93,7 +103,7 @@ fn oc_config(config: &Config) -> OcConfig {
 /// session of the dialect their path names.
 fn upgrades(
     world: Arc<World>,
-    oc: Arc<OcContext>,
+    dialects: upgrade::Dialects,
     listener: Listener,
 ) -> impl actix_service::ServiceFactory<
     (
@@ -106,10 +116,10 @@ fn upgrades(
     InitError = (),
 > {
     fn_factory(move || {
-        let (world, oc) = (world.clone(), oc.clone());
+        let (world, dialects) = (world.clone(), dialects.clone());
         async move {
             Ok::<_, ()>(fn_service(move |(req, framed)| {
-                upgrade::upgrade(world.clone(), oc.clone(), listener, req, framed)
+                upgrade::upgrade(world.clone(), dialects.clone(), listener, req, framed)
             }))
         }
     })
@@ -156,28 +166,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .disable_signals()
         .shutdown_timeout(config.shutdown.timeout_ms.div_ceil(1000));
     let oc = OcContext::new(oc_config(&config));
+    let dialects = upgrade::Dialects {
+        oc: oc.clone(),
+        chatnet: Arc::new(chatnet_config(&config)),
+    };
     if let Some(addr) = config.listeners.http {
         let listener = bind("http", addr)?;
-        let (w, oc) = (world.clone(), oc.clone());
+        let (w, d) = (world.clone(), dialects.clone());
         let body_limit = config.limits.request_body_bytes;
         builder = builder.listen("http", listener, move || {
             let app = App::new()
                 .app_data(web::Data::new(w.clone()))
                 .configure(|cfg| rest::configure(cfg, body_limit));
             HttpService::build()
-                .upgrade(upgrades(w.clone(), oc.clone(), Listener::Main))
+                .upgrade(upgrades(w.clone(), d.clone(), Listener::Main))
                 .finish(map_config(app, |_| AppConfig::default()))
                 .tcp()
         })?;
     }
     if let Some(addr) = config.listeners.originchats {
         let listener = bind("originchats", addr)?;
-        let (w, oc) = (world.clone(), oc.clone());
+        let (w, d) = (world.clone(), dialects.clone());
         builder = builder.listen("originchats", listener, move || {
-            let (w2, oc2) = (w.clone(), oc.clone());
+            let (w2, oc2) = (w.clone(), d.oc.clone());
             let app = App::new().configure(move |cfg| originchats_http::configure(cfg, w2, oc2));
             HttpService::build()
-                .upgrade(upgrades(w.clone(), oc.clone(), Listener::OriginChats))
+                .upgrade(upgrades(w.clone(), d.clone(), Listener::OriginChats))
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?;
+    }
+    if let Some(addr) = config.listeners.chatnet {
+        let listener = bind("chatnet", addr)?;
+        let (w, d) = (world.clone(), dialects.clone());
+        builder = builder.listen("chatnet", listener, move || {
+            // Only the WebSocket: every plain HTTP request is a 404.
+            let app = App::new();
+            HttpService::build()
+                .upgrade(upgrades(w.clone(), d.clone(), Listener::Chatnet))
                 .finish(map_config(app, |_| AppConfig::default()))
                 .tcp()
         })?;

@@ -13,6 +13,7 @@ use actix_http::body::{BodySize, BoxBody};
 use actix_http::{h1, ws, Request, Response};
 use actix_rt::net::TcpStream;
 use futures_util::SinkExt;
+use switchboard_actors::session::chatnet::{ChatnetConfig, ChatnetSession};
 use switchboard_actors::session::jam::JamSession;
 use switchboard_actors::session::originchats::{OcContext, OcSession};
 use switchboard_actors::World;
@@ -20,20 +21,32 @@ use switchboard_actors::World;
 /// Which listener an upgrade arrived on: the paths differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
-    /// `/ws` (JAM), `/originchats[/<guild id>]`.
+    /// `/ws` (JAM), `/originchats[/<guild id>]`, `/chatnet`.
     Main,
     /// `/` (OriginChats, as stock clients dial it).
     OriginChats,
+    /// `/` (chat-network).
+    Chatnet,
+}
+
+/// What the dialects' sessions share, per server.
+#[derive(Clone)]
+pub struct Dialects {
+    pub oc: Arc<OcContext>,
+    pub chatnet: Arc<ChatnetConfig>,
 }
 
 enum Target {
     Jam,
     OriginChats(switchboard_protocols::Id),
+    Chatnet,
 }
 
 fn target(world: &World, oc: &OcContext, listener: Listener, path: &str) -> Option<Target> {
     match listener {
         Listener::Main if path == "/ws" => Some(Target::Jam),
+        Listener::Main if path == "/chatnet" => Some(Target::Chatnet),
+        Listener::Chatnet if path == "/" => Some(Target::Chatnet),
         Listener::Main if path.starts_with("/originchats") => {
             oc.guild_for_path(world, path).map(Target::OriginChats)
         }
@@ -67,13 +80,13 @@ fn failed(e: impl std::fmt::Display) -> UpgradeError {
 /// Serves one upgrade request.
 pub async fn upgrade(
     world: Arc<World>,
-    oc: Arc<OcContext>,
+    dialects: Dialects,
     listener: Listener,
     req: Request,
     mut framed: Framed<TcpStream, h1::Codec>,
 ) -> Result<(), UpgradeError> {
-    let found = target(&world, &oc, listener, req.path()).and_then(|t| match t {
-        Target::Jam => Some((t, None)),
+    let found = target(&world, &dialects.oc, listener, req.path()).and_then(|t| match t {
+        Target::Jam | Target::Chatnet => Some((t, None)),
         Target::OriginChats(g) => world
             .guild_shared(g)
             .ok()
@@ -109,7 +122,10 @@ pub async fn upgrade(
         .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     match (target, shared) {
         (Target::OriginChats(guild), Some(shared)) => {
-            OcSession::start(world, oc, guild, shared, framed, peer);
+            OcSession::start(world, dialects.oc, guild, shared, framed, peer);
+        }
+        (Target::Chatnet, _) => {
+            ChatnetSession::start(world, dialects.chatnet, framed, peer);
         }
         _ => {
             JamSession::start(world, framed, peer);

@@ -106,6 +106,59 @@ pub fn issue_token(world: &World, user: &User) -> GatewayResult<String> {
     Ok(token)
 }
 
+/// A fresh session token shaped as a UUID (version 4: 122 random bits),
+/// for dialects whose clients expect one (chat-network). It is a session
+/// token like any other, hashed at rest.
+pub fn issue_uuid_token(world: &World, user: &User) -> GatewayResult<String> {
+    let mut raw = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut raw);
+    raw[6] = (raw[6] & 0x0f) | 0x40;
+    raw[8] = (raw[8] & 0x3f) | 0x80;
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let token = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    );
+    world
+        .store
+        .put_token(&hash_token(&token), user.id, now_ms())?;
+    Ok(token)
+}
+
+/// Why a password check failed, for dialects that tell the two apart
+/// (chat-network's codes 5 and 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    NoSuchUser,
+    WrongPassword,
+}
+
+/// Checks a username and password without issuing a token. Accounts with
+/// no password (linked to another service) never pass.
+pub async fn check_password(
+    world: &Arc<World>,
+    username: &str,
+    password: &str,
+) -> Result<Arc<User>, PasswordCheck> {
+    let Ok(Some(user)) = world.store.user_by_name(username.trim()) else {
+        verify_password(decoy_hash(), password.to_string()).await;
+        return Err(PasswordCheck::NoSuchUser);
+    };
+    let phc = world.store.password_hash(user.id).ok().flatten();
+    let ok = match phc {
+        Some(phc) => verify_password(phc, password.to_string()).await,
+        None => false,
+    };
+    if !ok {
+        return Err(PasswordCheck::WrongPassword);
+    }
+    world.user(user.id).map_err(|_| PasswordCheck::NoSuchUser)
+}
+
 pub fn revoke_token(world: &World, token: &str) -> GatewayResult<()> {
     world.store.delete_token(&hash_token(token))?;
     Ok(())

@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod chatnet;
 pub mod crypto;
 pub mod error;
 pub mod http;

@@ -17,6 +17,10 @@ pub struct NewMessage {
     pub nonce: Option<String>,
     /// Idempotency key chosen by the client.
     pub client_ref: Option<String>,
+    /// Ciphertext of a scheme without an authentication tag (chat-network's
+    /// XChaCha20): any non-empty length, where JAM's AEAD ciphertext is at
+    /// least its 16-byte tag.
+    pub untagged: bool,
 }
 
 /// Which page of a channel's history, newest first unless `after` is given.

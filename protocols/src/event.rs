@@ -139,6 +139,13 @@ pub enum Event {
     },
     Presence(Presence),
     Call(CallSignal),
+    /// A chat-network frame for one user (an invite, a key exchange, or a
+    /// message waiting since they were away): only that dialect has a
+    /// shape for it.
+    Relay {
+        to: Id,
+        frame: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// What happened to a thread.

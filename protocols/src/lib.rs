@@ -4,6 +4,7 @@
 //! its frames into [`command::Command`]s and encodes [`event::Event`]s back,
 //! so each can be read, unit-tested and fuzzed without starting anything.
 
+pub mod chatnet;
 pub mod command;
 pub mod error;
 pub mod event;

@@ -45,6 +45,7 @@ table! {
         limits: LimitsConfig = Default::default(),
         jam: JamConfig = Default::default(),
         originchats: OriginChatsConfig = Default::default(),
+        chatnet: ChatnetConfig = Default::default(),
         default_guild: DefaultGuildConfig = Default::default(),
         log: LogConfig = Default::default(),
         shutdown: ShutdownConfig = Default::default(),
@@ -83,6 +84,10 @@ table! {
         /// `http`.
         #[serde(deserialize_with = "listen_addr")]
         originchats: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 5613))),
+        /// chat-network WebSocket at the root path. The dialect is also at
+        /// `/chatnet` on `http`.
+        #[serde(deserialize_with = "listen_addr")]
+        chatnet: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 6969))),
     }
 }
 
@@ -179,6 +184,17 @@ table! {
 }
 
 table! {
+    /// `[chatnet]`: the chat-network dialect.
+    #[derive(Debug)]
+    ChatnetConfig {
+        /// The `type` of the `signin` reply: "signin" as the document says,
+        /// or "signup" as the original server sends it (its GTK client
+        /// handles only that).
+        signin_reply_type: SigninReply = SigninReply::Signin,
+    }
+}
+
+table! {
     /// `[default_guild]`: the guild every new user joins.
     #[derive(Debug)]
     DefaultGuildConfig {
@@ -261,6 +277,11 @@ impl<'de> Deserialize<'de> for AuthMode {
             ))),
         }
     }
+}
+
+keyword! {
+    /// `chatnet.signin_reply_type`.
+    SigninReply { Signin = "signin", Signup = "signup" }
 }
 
 keyword! {

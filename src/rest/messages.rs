@@ -140,6 +140,7 @@ fn new_message(body: &Value) -> ApiResult<NewMessage> {
         encrypted: f.opt_bool("encrypted")?.unwrap_or(false),
         nonce: f.opt_string("nonce")?,
         client_ref,
+        untagged: false,
     })
 }
 

@@ -2,7 +2,7 @@
 //! is one above the previous one, skips presence noise on request, and
 //! has helpers for authentication, errors, heartbeats and closes.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -168,49 +168,25 @@ impl Jam {
 
     /// The next frame or the end of the connection. Checks `s`.
     pub async fn next_incoming(&mut self) -> Incoming {
-        loop {
-            let item = tokio::time::timeout(TIMEOUT, self.ws.next())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "{}: nothing received within the safety timeout (last s={})",
-                        self.name, self.last_s
-                    )
-                });
-            let msg = match item {
-                None => return Incoming::Ended(None),
-                Some(Err(e)) => return Incoming::Ended(Some(e.to_string())),
-                Some(Ok(m)) => m,
-            };
-            match msg {
-                Message::Text(t) => {
-                    let v: Value = serde_json::from_str(&t).unwrap_or_else(|e| {
-                        panic!("{}: server sent invalid JSON ({e}): {t}", self.name)
-                    });
-                    assert!(
-                        v["op"].is_i64(),
-                        "{}: frame without integer op: {v}",
-                        self.name
-                    );
-                    let s = v["s"]
-                        .as_u64()
-                        .unwrap_or_else(|| panic!("{}: frame without integer s: {v}", self.name));
-                    assert_eq!(
-                        s,
-                        self.last_s + 1,
-                        "{}: s must grow by 1 on every frame: {v}",
-                        self.name
-                    );
-                    self.last_s = s;
-                    return Incoming::Json(v);
-                }
-                Message::Binary(b) => return Incoming::Binary(b),
-                Message::Close(f) => {
-                    return Incoming::Close(f.map(|f| (u16::from(f.code), f.reason.into_owned())))
-                }
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            }
+        let got = super::read_incoming(&mut self.ws, &self.name).await;
+        if let Incoming::Json(v) = &got {
+            assert!(
+                v["op"].is_i64(),
+                "{}: frame without integer op: {v}",
+                self.name
+            );
+            let s = v["s"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{}: frame without integer s: {v}", self.name));
+            assert_eq!(
+                s,
+                self.last_s + 1,
+                "{}: s must grow by 1 on every frame: {v}",
+                self.name
+            );
+            self.last_s = s;
         }
+        got
     }
 
     /// The next JSON frame, whatever its op.

@@ -14,6 +14,9 @@ pub use jam::{Incoming, Jam, Lobby};
 mod originchats;
 #[allow(unused_imports)]
 pub use originchats::*;
+mod chatnet;
+#[allow(unused_imports)]
+pub use chatnet::*;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -47,6 +50,8 @@ pub struct TestServer {
     pub admin: SocketAddr,
     /// The OriginChats listener (WebSocket at `/`), once it is announced.
     pub originchats: Option<SocketAddr>,
+    /// The chat-network listener (WebSocket at `/`), once it is announced.
+    pub chatnet: Option<SocketAddr>,
 }
 
 impl TestServer {
@@ -62,7 +67,7 @@ impl TestServer {
         let level = std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "info".into());
         let config = format!(
             "[server]\ndata_dir = {data:?}\n\n[listeners]\nhttp = \"127.0.0.1:0\"\n\
-             admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
+             admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\nchatnet = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
              [log]\nlevel = {level:?}\n\n{extra}\n",
             data = data.display().to_string()
         );
@@ -73,6 +78,7 @@ impl TestServer {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin: SocketAddr::from(([127, 0, 0, 1], 0)),
             originchats: None,
+            chatnet: None,
         };
         server.spawn();
         server
@@ -127,6 +133,7 @@ impl TestServer {
                         "http" => http = addr,
                         "admin" => admin = addr,
                         "originchats" => self.originchats = addr,
+                        "chatnet" => self.chatnet = addr,
                         _ => {}
                     }
                 }
@@ -439,4 +446,37 @@ pub fn assert_time(v: &Value, what: &str) {
         s.len() >= 20 && s.ends_with('Z') && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T',
         "{what} must be RFC 3339 UTC, got {s:?}"
     );
+}
+
+/// The next frame of a test client's socket: JSON text parsed (invalid JSON
+/// fails the test), binary and close frames as they are, pings skipped.
+/// Each client checks its dialect's framing on top.
+pub async fn read_incoming(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    name: &str,
+) -> Incoming {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let item = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: nothing received within the safety timeout"));
+        let msg = match item {
+            None => return Incoming::Ended(None),
+            Some(Err(e)) => return Incoming::Ended(Some(e.to_string())),
+            Some(Ok(m)) => m,
+        };
+        match msg {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t)
+                    .unwrap_or_else(|e| panic!("{name}: server sent invalid JSON ({e}): {t}"));
+                return Incoming::Json(v);
+            }
+            Message::Binary(b) => return Incoming::Binary(b),
+            Message::Close(f) => {
+                return Incoming::Close(f.map(|f| (u16::from(f.code), f.reason.into_owned())))
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        }
+    }
 }

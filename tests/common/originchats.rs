@@ -231,36 +231,15 @@ impl Oc {
 
     /// The next frame or the end of the connection.
     pub async fn next_incoming(&mut self) -> Incoming {
-        loop {
-            let item = tokio::time::timeout(TIMEOUT, self.ws.next())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!("{}: nothing received within the safety timeout", self.name)
-                });
-            let msg = match item {
-                None => return Incoming::Ended(None),
-                Some(Err(e)) => return Incoming::Ended(Some(e.to_string())),
-                Some(Ok(m)) => m,
-            };
-            match msg {
-                Message::Text(t) => {
-                    let v: Value = serde_json::from_str(&t).unwrap_or_else(|e| {
-                        panic!("{}: server sent invalid JSON ({e}): {t}", self.name)
-                    });
-                    assert!(
-                        v["cmd"].is_string(),
-                        "{}: frame without a string cmd: {v}",
-                        self.name
-                    );
-                    return Incoming::Json(v);
-                }
-                Message::Binary(b) => return Incoming::Binary(b),
-                Message::Close(f) => {
-                    return Incoming::Close(f.map(|f| (u16::from(f.code), f.reason.into_owned())))
-                }
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            }
+        let got = super::read_incoming(&mut self.ws, &self.name).await;
+        if let Incoming::Json(v) = &got {
+            assert!(
+                v["cmd"].is_string(),
+                "{}: frame without a string cmd: {v}",
+                self.name
+            );
         }
+        got
     }
 
     /// The next JSON frame, whatever it is.

@@ -24,6 +24,7 @@ impl ChannelActor {
         content: &str,
         encrypted: bool,
         nonce: Option<&str>,
+        min_ciphertext: usize,
     ) -> GatewayResult<()> {
         if content.chars().count() > self.world.config.message_length {
             return Err(GatewayError::too_large(format!(
@@ -43,11 +44,14 @@ impl ChannelActor {
             if !nonce_ok {
                 return Err(GatewayError::invalid("`nonce` must be base64 of 24 bytes"));
             }
-            let ct_ok = B64.decode(content).map(|c| c.len() >= 16).unwrap_or(false);
+            let ct_ok = B64
+                .decode(content)
+                .map(|c| c.len() >= min_ciphertext)
+                .unwrap_or(false);
             if !ct_ok {
-                return Err(GatewayError::invalid(
-                    "Encrypted content must be base64 of at least 16 bytes",
-                ));
+                return Err(GatewayError::invalid(format!(
+                    "Encrypted content must be base64 of at least {min_ciphertext} bytes"
+                )));
             }
         }
         Ok(())
@@ -87,7 +91,8 @@ impl ChannelActor {
         if m.content.trim().is_empty() && m.attachments.is_empty() {
             return Err(GatewayError::invalid("Message content must not be empty"));
         }
-        self.validate_content(&m.content, m.encrypted, m.nonce.as_deref())?;
+        let min_ciphertext = if m.untagged { 1 } else { 16 };
+        self.validate_content(&m.content, m.encrypted, m.nonce.as_deref(), min_ciphertext)?;
         let attachments = self.attachments(me, &m.attachments)?;
         if let Some(reply_to) = m.reply_to {
             self.message(reply_to)?;
@@ -180,7 +185,7 @@ impl ChannelActor {
                 if content.trim().is_empty() && message.attachments.is_empty() {
                     return Err(GatewayError::invalid("Message content must not be empty"));
                 }
-                self.validate_content(&content, encrypted, nonce.as_deref())?;
+                self.validate_content(&content, encrypted, nonce.as_deref(), 16)?;
                 message.content = content;
                 message.encrypted = encrypted;
                 message.nonce = if encrypted { nonce } else { None };

@@ -1,6 +1,7 @@
 //! Session actors: one per connection, each translating one wire dialect
 //! into commands and events into that dialect.
 
+pub mod chatnet;
 pub mod handle;
 pub mod jam;
 pub mod originchats;

@@ -18,6 +18,7 @@
 //! run again.
 
 mod channels;
+mod chatnet;
 mod codec;
 mod dms;
 mod files;
@@ -152,6 +153,10 @@ struct Trees {
     file_refs: sled::Tree,
     chunks: sled::Tree,
     chunk_refs: sled::Tree,
+    friendships: sled::Tree,
+    friend_requests: sled::Tree,
+    chatnet_users: sled::Tree,
+    chatnet_outbox: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -216,6 +221,10 @@ impl Store {
             file_refs: open("file_refs")?,
             chunks: open("chunks")?,
             chunk_refs: open("chunk_refs")?,
+            friendships: open("friendships")?,
+            friend_requests: open("friend_requests")?,
+            chatnet_users: open("chatnet_users")?,
+            chatnet_outbox: open("chatnet_outbox")?,
             meta: open("meta")?,
         };
 

@@ -81,7 +81,9 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         // Threads are an OriginChats view (the JAM profile has no thread
         // channel type).
         | Event::Thread { .. }
-        | Event::ThreadDelete { .. } => return None,
+        | Event::ThreadDelete { .. }
+        // chat-network's own frames.
+        | Event::Relay { .. } => return None,
     })
 }
 

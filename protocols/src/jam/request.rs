@@ -59,6 +59,7 @@ fn parse(frame: &Inbound, user: Id) -> Result<Request, JamError> {
             encrypted: opt_bool(d, "encrypted")?.unwrap_or(false),
             nonce: opt_str(d, "nonce")?,
             client_ref: frame.reference.clone(),
+            untagged: false,
         }),
         op::MESSAGE_UPDATE => Command::EditMessage {
             channel_id: id(d, "channel_id")?,

@@ -97,6 +97,7 @@ async fn message_new(op: Op) -> Frames {
         encrypted: false,
         nonce: None,
         client_ref: None,
+        untagged: false,
     });
     match op.exec(command).await {
         Ok(_) => Vec::new(),

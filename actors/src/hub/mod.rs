@@ -12,6 +12,10 @@ use switchboard_protocols::model::{Channel, ChannelKind, Presence, Status};
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
+mod mailbox;
+
+pub use mailbox::{Drained, InviteStep, Relay, Subscribe, MAILBOX_BATCH};
+
 use crate::session::handle::{Control, SessionHandle};
 use crate::voice::UserGone;
 use crate::world::{Caller, Reply, World};
@@ -81,7 +85,9 @@ impl Hub {
                 true
             });
         }
-        for u in self.dm_partners(user) {
+        let mut partners = self.dm_partners(user);
+        partners.extend(self.world.store.friends_of(user).unwrap_or_default());
+        for u in partners {
             for s in self.by_user.get(&u).into_iter().flatten() {
                 if seen.insert(s.id) && s.offer(&env) {
                     delivered += 1;
@@ -250,6 +256,7 @@ impl Handler<SessionsOf> for Hub {
 impl Handler<DeliverToUsers> for Hub {
     type Result = ();
     fn handle(&mut self, msg: DeliverToUsers, _: &mut Self::Context) {
+        self.hold_for_absent(&msg.users, &msg.env);
         let n = self.deliver(msg.users, &msg.env);
         self.world.metrics.delivered(n);
     }

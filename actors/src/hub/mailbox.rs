@@ -1,0 +1,169 @@
+//! chat-network delivery through the hub: relayed frames, invites that
+//! become friendships, and the mailbox where frames wait for a user with no
+//! subscribed chat-network socket until their next `subscribe`.
+//!
+//! The hub does this because it alone knows, in one place and in order,
+//! whether a user has a socket to deliver to: a frame is either handed to a
+//! live session or stored, never both and never neither.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::{Map, Value};
+use switchboard_protocols::event::{Envelope, Event};
+use switchboard_protocols::model::Dialect;
+use switchboard_protocols::Id;
+use tracing::warn;
+
+use super::Hub;
+use crate::session::chatnet::message_frame;
+use crate::session::handle::SessionHandle;
+
+/// What an invite frame does to the pair's standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteStep {
+    Request,
+    Accept,
+    Reject,
+}
+
+/// A chat-network frame from `from` for `to`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Relay {
+    pub from: Id,
+    pub to: Id,
+    pub invite: Option<InviteStep>,
+    pub frame: Map<String, Value>,
+}
+
+/// A chat-network socket subscribes. The hub answers with what waited for
+/// the user, at most [`MAILBOX_BATCH`] frames at a time (removed from the
+/// store), and registers the socket for live delivery in the same step
+/// that empties the mailbox: the socket asks again until `live`, so frames
+/// that arrive meanwhile join the mailbox and keep their order.
+#[derive(Message)]
+#[rtype(result = "Drained")]
+pub struct Subscribe(pub SessionHandle);
+
+pub const MAILBOX_BATCH: usize = 256;
+
+#[derive(Debug, Default, MessageResponse)]
+pub struct Drained {
+    pub frames: Vec<Map<String, Value>>,
+    /// The socket now gets frames as they come.
+    pub live: bool,
+}
+
+impl Hub {
+    fn chatnet_sessions(&self, user: Id) -> Vec<&SessionHandle> {
+        self.by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.dialect == Dialect::ChatNet)
+            .collect()
+    }
+
+    fn hold(&self, to: Id, frame: &Map<String, Value>) {
+        let text = switchboard_protocols::chatnet::encode(frame);
+        let seq = self.world.ids.next();
+        if let Err(e) = self.world.store.outbox_push(to, seq, text.as_bytes()) {
+            warn!(user = %to, error = %e, "chat-network mailbox write failed");
+        }
+    }
+
+    /// Direct messages for chat-network users who are away wait in their
+    /// mailbox (the dialect has no history to read them back from).
+    pub(super) fn hold_for_absent(&self, users: &[Id], env: &Arc<Envelope>) {
+        let Event::MessageCreate(fm) = &env.event else {
+            return;
+        };
+        if fm.message.guild_id.is_some() {
+            return;
+        }
+        for u in users {
+            let absent = *u != fm.message.author_id
+                && self.chatnet_sessions(*u).is_empty()
+                && self.world.store.is_chatnet_user(*u).unwrap_or(false);
+            if absent {
+                if let Some(frame) = message_frame(&self.world, fm, *u) {
+                    self.hold(*u, &frame);
+                }
+            }
+        }
+    }
+
+    fn record_invite(&self, from: Id, to: Id, step: InviteStep) {
+        let store = &self.world.store;
+        let done = match step {
+            InviteStep::Request => store.put_friend_request(from, to),
+            // Accepting an invite that was made: friends from now on.
+            InviteStep::Accept => match store.take_friend_request(to, from) {
+                Ok(true) => store.put_friendship(from, to),
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            },
+            InviteStep::Reject => store.take_friend_request(to, from).map(|_| ()),
+        };
+        if let Err(e) = done {
+            warn!(error = %e, "friendship write failed");
+        }
+    }
+}
+
+impl Handler<Relay> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Relay, _: &mut Self::Context) {
+        if let Some(step) = msg.invite {
+            self.record_invite(msg.from, msg.to, step);
+        }
+        let live = self.chatnet_sessions(msg.to);
+        if live.is_empty() {
+            self.hold(msg.to, &msg.frame);
+            return;
+        }
+        let env = Arc::new(Envelope::new(
+            Event::Relay {
+                to: msg.to,
+                frame: msg.frame,
+            },
+            None,
+        ));
+        let mut n = 0;
+        for s in live {
+            if s.offer(&env) {
+                n += 1;
+            }
+        }
+        self.world.metrics.delivered(n);
+    }
+}
+
+impl Handler<Subscribe> for Hub {
+    type Result = Drained;
+
+    fn handle(&mut self, Subscribe(session): Subscribe, ctx: &mut Self::Context) -> Drained {
+        let user = session.user_id;
+        let store = &self.world.store;
+        let waiting = store.outbox_of(user).unwrap_or_default();
+        let mut out = Drained {
+            frames: Vec::new(),
+            live: waiting.len() <= MAILBOX_BATCH,
+        };
+        for (key, text) in waiting.into_iter().take(MAILBOX_BATCH) {
+            let frame = serde_json::from_slice::<Value>(&text)
+                .ok()
+                .and_then(|v| v.as_object().cloned());
+            out.frames.extend(frame);
+            if let Err(e) = store.outbox_remove(&key) {
+                warn!(error = %e, "chat-network mailbox removal failed");
+            }
+        }
+        if out.live {
+            <Hub as Handler<super::Online>>::handle(self, super::Online(session), ctx);
+        }
+        out
+    }
+}
