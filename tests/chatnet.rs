@@ -322,6 +322,15 @@ async fn sessions_sources_and_destinations_are_checked() {
         alice.recv().await,
         json!({"type": "error", "resp_code": 8, "reason": "missing field `spk`"})
     );
+    // 4: a cipher the server does not offer; an offered one is fine.
+    for kind in ["key_exchange.initiate", "message"] {
+        let fields = json!({"ik": "a", "spk": "b", "opk": "c", "nonce": "n", "message": "m", "cipher": "rot13"});
+        alice.relay(kind, "bob", fields).await;
+        assert_eq!(alice.recv().await, json!({"type": kind, "resp_code": 4}));
+    }
+    let fields = json!({"ik": "a", "spk": "b", "opk": "c", "cipher": "xchacha-poly1305"});
+    alice.relay("key_exchange.initiate", "bob", fields).await;
+    assert_eq!(bob.recv().await["cipher"], "xchacha-poly1305");
     // A message whose nonce is not base64 of 24 bytes is not stored.
     alice
         .relay("message", "bob", json!({"nonce": "x", "message": "eA=="}))

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::{Map, Value};
-use switchboard_protocols::chatnet::{self, code, Kind, Request, HASHES, VERSION};
+use switchboard_protocols::chatnet::{self, code, Kind, Request, CIPHERS, HASHES, VERSION};
 use switchboard_protocols::command::{Command, NewMessage};
 use switchboard_protocols::model::User;
 use switchboard_protocols::ErrorKind;
@@ -232,6 +232,14 @@ async fn relay(world: &Arc<World>, session: u64, req: &Request) -> Outcome {
     for f in std::iter::once(&"dest").chain(fields) {
         if let Err(reason) = req.required(f) {
             return Outcome::frame(chatnet::malformed(&reason));
+        }
+    }
+    // An optional `cipher` (reference §2.5, decision 6) must be one the
+    // server advertises.
+    let names_cipher = matches!(req.kind, Kind::KeyExchangeInitiate | Kind::Message);
+    if let (true, Some(cipher)) = (names_cipher, req.body.get("cipher")) {
+        if !cipher.as_str().is_some_and(|c| CIPHERS.contains(&c)) {
+            return refuse(code::CIPHER_NOT_AVAILABLE);
         }
     }
     let dest = req.text("dest").unwrap_or_default();
