@@ -14,6 +14,7 @@ pub mod model;
 pub mod originchats;
 pub mod permissions;
 pub mod time;
+pub mod v0;
 
 pub use error::{ErrorKind, GatewayError, GatewayResult};
 pub use id::{Id, IdGenerator};
