@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! switchboard [serve] [--config PATH]
+//! switchboard v0 issue-key <username> [--config PATH]
 //! ```
 
 mod admin;
@@ -10,6 +11,7 @@ mod originchats_http;
 mod rest;
 mod server;
 mod upgrade;
+mod v0_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,19 @@ struct Cli {
 enum Command {
     /// Serve every configured listener (the default).
     Serve,
+    /// V0 dialect tools.
+    #[command(subcommand)]
+    V0(V0Command),
+}
+
+#[derive(Subcommand)]
+enum V0Command {
+    /// Issue (or replace) an account's V0 secret and print it once, as
+    /// `{"acc_id","secret"}`. Run it with the server stopped.
+    IssueKey {
+        /// The account's username.
+        username: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +62,18 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
+        Command::V0(V0Command::IssueKey { username }) => {
+            match v0_cli::issue_key(&config, &username) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("switchboard: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve => {
             if let Err(e) = server::init_logging(&config) {
                 eprintln!("switchboard: {e}");

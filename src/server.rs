@@ -16,6 +16,7 @@ use switchboard_actors::hub::ShutdownAll;
 use switchboard_actors::sealed::Sealer;
 use switchboard_actors::session::chatnet::ChatnetConfig;
 use switchboard_actors::session::originchats::{AuthMode, OcConfig, OcContext};
+use switchboard_actors::session::v0::{V0Config, V0Session};
 use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_actors::world::DefaultGuild;
 use switchboard_actors::{World, WorldConfig};
@@ -76,6 +77,13 @@ fn chatnet_config(config: &Config) -> ChatnetConfig {
             config::SigninReply::Signin => switchboard_protocols::chatnet::Kind::Signin,
             config::SigninReply::Signup => switchboard_protocols::chatnet::Kind::Signup,
         },
+    }
+}
+
+fn v0_config(config: &Config) -> V0Config {
+    V0Config {
+        max_payload: config.v0.max_payload,
+        idle_timeout_s: config.v0.timeout_s,
     }
 }
 
@@ -150,12 +158,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     })
     .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     // A wrong passphrase or key file stops start-up here, before anything
-    // listens. Held for the life of the server; the federation actor and the
-    // V0 key issuer will take clones.
-    let _sealer = Sealer::open(&store, &data_dir, &config.storage.passphrase)?;
+
+    let sealer = Sealer::open(&store, &data_dir, &config.storage.passphrase)?;
     let core = actix_rt::Arbiter::new();
     let world = World::start(world_config(&config), store.clone(), core.handle())
         .map_err(|e| anyhow::anyhow!("cannot load the world: {e}"))?;
+    world.set_sealer(sealer);
     let admin_state = Arc::new(AdminState::new(
         world.clone(),
         admin::token_hash(&store, &config.admin.token)?,
@@ -206,6 +214,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .upgrade(upgrades(w.clone(), d.clone(), Listener::Chatnet))
                 .finish(map_config(app, |_| AppConfig::default()))
                 .tcp()
+        })?;
+    }
+    if let Some(addr) = config.listeners.v0 {
+        let listener = bind("v0", addr)?;
+        let (w, v0) = (world.clone(), Arc::new(v0_config(&config)));
+        builder = builder.listen("v0", listener, move || {
+            let (w, v0) = (w.clone(), v0.clone());
+            fn_service(move |stream: actix_rt::net::TcpStream| {
+                let peer = stream
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                V0Session::start(w.clone(), v0.clone(), stream, peer);
+                async { Ok::<_, std::convert::Infallible>(()) }
+            })
         })?;
     }
     if let Some(addr) = config.listeners.admin {

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod sealed;
 pub mod session;
 pub mod store;
+pub mod v0;
 pub mod voice;
 pub mod world;
 

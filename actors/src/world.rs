@@ -25,7 +25,10 @@ use crate::channel::{ChannelActor, ChannelCmd};
 use crate::guild::{self, GuildActor, GuildCmd, GuildShared};
 use crate::hub::{Hub, HubCmd};
 use crate::metrics::Metrics;
+use crate::sealed::Sealer;
 use crate::store::Store;
+use crate::v0::replay::ReplayGuard;
+use crate::v0::V0Hub;
 use crate::voice::{VoiceActor, VoiceCmd};
 
 /// Limits and identity the actors need; the binary fills it from config.
@@ -116,6 +119,10 @@ pub struct World {
     core: ArbiterHandle,
     hub: OnceLock<Addr<Hub>>,
     voice: OnceLock<Addr<VoiceActor>>,
+    v0: OnceLock<Addr<V0Hub>>,
+    sealer: OnceLock<Sealer>,
+    /// Nonces V0 accounts used recently.
+    pub v0_replay: ReplayGuard,
     guilds: RwLock<HashMap<Id, GuildEntry>>,
     /// Running channel actors. A mutex, not a read lock, so that two
     /// sessions racing on an idle channel start one actor between them.
@@ -145,6 +152,9 @@ impl World {
             core: core.clone(),
             hub: OnceLock::new(),
             voice: OnceLock::new(),
+            v0: OnceLock::new(),
+            sealer: OnceLock::new(),
+            v0_replay: ReplayGuard::default(),
             guilds: RwLock::new(HashMap::new()),
             channels: Mutex::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
@@ -161,6 +171,10 @@ impl World {
             .set(VoiceActor::start_in_arbiter(&core, move |_| {
                 VoiceActor::new(w)
             }));
+        let w = world.clone();
+        let _ = world
+            .v0
+            .set(V0Hub::start_in_arbiter(&core, move |_| V0Hub::new(w)));
         for g in world.store.list_guilds()? {
             world.start_guild(g.id)?;
         }
@@ -174,6 +188,22 @@ impl World {
 
     pub fn voice(&self) -> &Addr<VoiceActor> {
         self.voice.get().expect("voice is set in World::start")
+    }
+
+    pub fn v0(&self) -> &Addr<V0Hub> {
+        self.v0.get().expect("v0 is set in World::start")
+    }
+
+    /// Gives the world the key that seals secrets at rest (start-up).
+    pub fn set_sealer(&self, sealer: Sealer) {
+        let _ = self.sealer.set(sealer);
+    }
+
+    /// The sealer, once start-up has set it.
+    pub fn sealer(&self) -> GatewayResult<&Sealer> {
+        self.sealer
+            .get()
+            .ok_or_else(|| GatewayError::internal("secrets are not available"))
     }
 
     pub fn next_session_id(&self) -> u64 {
@@ -333,6 +363,7 @@ impl World {
             | C::React { channel_id, .. }
             | C::Pin { channel_id, .. }
             | C::Typing { channel_id }
+            | C::MergeMessage { channel_id, .. }
             | C::History { channel_id, .. }
             | C::GetMessage { channel_id, .. }
             | C::PutKeyEnvelopes { channel_id, .. }

@@ -21,6 +21,8 @@ pub struct NewMessage {
     /// XChaCha20): any non-empty length, where JAM's AEAD ciphertext is at
     /// least its 16-byte tag.
     pub untagged: bool,
+    /// `content` is base64 of opaque bytes (V0 `msg` as msgpack bin).
+    pub binary: bool,
 }
 
 /// Which page of a channel's history, newest first unless `after` is given.
@@ -98,6 +100,18 @@ pub enum Command {
     },
     Typing {
         channel_id: Id,
+    },
+    /// Adds a message the channel lacks to its history, as another node of
+    /// a distributed history saw it (V0 `CH_MERGE`). The caller vouches
+    /// for it; a message with the same author and `client_ref` is not
+    /// added twice.
+    MergeMessage {
+        channel_id: Id,
+        author_id: Id,
+        content: String,
+        binary: bool,
+        client_ref: String,
+        created_at: i64,
     },
     History {
         channel_id: Id,

@@ -146,6 +146,9 @@ pub enum Event {
         to: Id,
         frame: serde_json::Map<String, serde_json::Value>,
     },
+    /// A V0 command for the V0 sessions it is handed to (elections,
+    /// acknowledgements, handshakes): only that dialect has a shape for it.
+    V0(crate::v0::Outbound),
 }
 
 /// What happened to a thread.

@@ -37,6 +37,7 @@ fn message(
             pinned: false,
             created_at: 1_700_000_000_000,
             edited_at: None,
+            binary: false,
             client_ref: None,
         },
         author: User {

@@ -46,6 +46,7 @@ table! {
         jam: JamConfig = Default::default(),
         originchats: OriginChatsConfig = Default::default(),
         chatnet: ChatnetConfig = Default::default(),
+        v0: V0Config = Default::default(),
         default_guild: DefaultGuildConfig = Default::default(),
         log: LogConfig = Default::default(),
         shutdown: ShutdownConfig = Default::default(),
@@ -88,6 +89,9 @@ table! {
         /// `/chatnet` on `http`.
         #[serde(deserialize_with = "listen_addr")]
         chatnet: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 6969))),
+        /// V0 over plain TCP.
+        #[serde(deserialize_with = "listen_addr")]
+        v0: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 7777))),
     }
 }
 
@@ -191,6 +195,18 @@ table! {
         /// or "signup" as the original server sends it (its GTK client
         /// handles only that).
         signin_reply_type: SigninReply = SigninReply::Signin,
+    }
+}
+
+table! {
+    /// `[v0]`: the V0 dialect.
+    #[derive(Debug)]
+    V0Config {
+        /// Biggest payload of one command in bytes, 64..=16777216.
+        max_payload: usize = 65536,
+        /// SINFO's `timeout_s`: a connection silent this long is closed,
+        /// 10..=86400.
+        timeout_s: u64 = 180,
     }
 }
 
@@ -406,7 +422,13 @@ impl Config {
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
         let rl = &self.originchats.rate_limiting;
-        let ranges: [(&str, u64, RangeInclusive<u64>); 15] = [
+        let ranges: [(&str, u64, RangeInclusive<u64>); 17] = [
+            (
+                "v0.max_payload",
+                n(self.v0.max_payload),
+                64..=16 * MIB as u64,
+            ),
+            ("v0.timeout_s", self.v0.timeout_s, 10..=86_400),
             (
                 "originchats.rate_limiting.messages_per_minute",
                 rl.messages_per_minute as u64,

@@ -141,6 +141,7 @@ fn new_message(body: &Value) -> ApiResult<NewMessage> {
         nonce: f.opt_string("nonce")?,
         client_ref,
         untagged: false,
+        binary: false,
     })
 }
 

@@ -20,6 +20,7 @@ mod keys;
 mod messages;
 mod roles;
 mod users;
+mod v0_keys;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(auth::routes)
         // Before users: `/users/@me/channels` is theirs.
         .configure(dms::routes)
+        .configure(v0_keys::routes)
         .configure(users::routes)
         .configure(guilds::routes)
         .configure(invites::routes)

@@ -17,6 +17,9 @@ pub use originchats::*;
 mod chatnet;
 #[allow(unused_imports)]
 pub use chatnet::*;
+mod v0;
+#[allow(unused_imports)]
+pub use v0::*;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -52,6 +55,8 @@ pub struct TestServer {
     pub originchats: Option<SocketAddr>,
     /// The chat-network listener (WebSocket at `/`), once it is announced.
     pub chatnet: Option<SocketAddr>,
+    /// The V0 TCP listener, once it is announced.
+    pub v0: Option<SocketAddr>,
 }
 
 impl TestServer {
@@ -67,7 +72,7 @@ impl TestServer {
         let level = std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "info".into());
         let config = format!(
             "[server]\ndata_dir = {data:?}\n\n[listeners]\nhttp = \"127.0.0.1:0\"\n\
-             admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\nchatnet = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
+             admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\nchatnet = \"127.0.0.1:0\"\nv0 = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
              [log]\nlevel = {level:?}\n\n{extra}\n",
             data = data.display().to_string()
         );
@@ -79,6 +84,7 @@ impl TestServer {
             admin: SocketAddr::from(([127, 0, 0, 1], 0)),
             originchats: None,
             chatnet: None,
+            v0: None,
         };
         server.spawn();
         server
@@ -134,6 +140,7 @@ impl TestServer {
                         "admin" => admin = addr,
                         "originchats" => self.originchats = addr,
                         "chatnet" => self.chatnet = addr,
+                        "v0" => self.v0 = addr,
                         _ => {}
                     }
                 }
@@ -190,6 +197,11 @@ impl TestServer {
     /// Starts the server again on the same data directory (ports change).
     pub fn restart(&mut self) {
         self.spawn();
+    }
+
+    /// The configuration file the server runs with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
     }
 
     /// The server's data directory (the store lives in `db` under it).

@@ -111,6 +111,7 @@ impl ChannelActor {
             pinned: false,
             created_at: now_ms(),
             edited_at: None,
+            binary: m.binary,
             client_ref: m.client_ref,
         };
         self.world.store.put_message(&message)?;
@@ -271,6 +272,50 @@ impl ChannelActor {
                 });
                 self.publish(&env, Some(me), started);
                 return Ok(Outcome::Now(Reply::Done));
+            }
+            Command::MergeMessage {
+                author_id,
+                content,
+                binary,
+                client_ref,
+                created_at,
+                ..
+            } => {
+                self.require(me, perm::SEND_MESSAGES)?;
+                let member = self.guild.as_ref().is_some_and(|g| g.is_member(author_id));
+                if !member {
+                    return Err(GatewayError::not_found("Unknown author"));
+                }
+                let store = &self.world.store;
+                if let Some(existing) =
+                    store.message_by_client_ref(self.channel.id, author_id, &client_ref)?
+                {
+                    return Ok(Outcome::Now(Reply::Message(
+                        self.world.full_message(existing)?,
+                    )));
+                }
+                self.validate_content(&content, false, None, 0)?;
+                let message = Message {
+                    id: self.world.ids.next(),
+                    channel_id: self.channel.id,
+                    guild_id: self.channel.guild_id,
+                    author_id,
+                    content,
+                    encrypted: false,
+                    nonce: None,
+                    attachments: Vec::new(),
+                    reply_to: None,
+                    reactions: Vec::new(),
+                    pinned: false,
+                    created_at: created_at.min(now_ms()),
+                    edited_at: None,
+                    binary,
+                    client_ref: Some(client_ref),
+                };
+                store.put_message(&message)?;
+                let full = self.world.full_message(message)?;
+                let env = caller.envelope(Event::MessageCreate(full.clone()));
+                Outcome::Durable(Some(env), Reply::Message(full))
             }
             Command::SearchMessages { query, limit, .. } => {
                 return Ok(Outcome::Now(Reply::Messages(

@@ -195,6 +195,25 @@ pub struct DeliverToUsers {
 #[rtype(result = "Vec<Presence>")]
 pub struct Presences(pub Vec<Id>);
 
+/// Users with a connection in any dialect who do not appear offline.
+#[derive(Message)]
+#[rtype(result = "Vec<Id>")]
+pub struct OnlineUsers;
+
+impl Handler<OnlineUsers> for Hub {
+    type Result = MessageResult<OnlineUsers>;
+    fn handle(&mut self, _: OnlineUsers, _: &mut Self::Context) -> Self::Result {
+        let mut users: Vec<Id> = self
+            .by_user
+            .keys()
+            .copied()
+            .filter(|u| self.status_of(*u) != Status::Offline)
+            .collect();
+        users.sort();
+        MessageResult(users)
+    }
+}
+
 /// Tells every connection the server is going away; answers how many.
 #[derive(Message)]
 #[rtype(result = "usize")]

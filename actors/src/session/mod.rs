@@ -6,4 +6,6 @@ pub mod handle;
 pub mod jam;
 pub mod originchats;
 pub mod ready;
+pub mod tcp;
+pub mod v0;
 pub mod ws;

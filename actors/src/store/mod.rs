@@ -29,6 +29,7 @@ mod keys;
 mod members;
 mod messages;
 mod users;
+mod v0;
 
 #[cfg(test)]
 mod testutil;
@@ -157,6 +158,7 @@ struct Trees {
     friend_requests: sled::Tree,
     chatnet_users: sled::Tree,
     chatnet_outbox: sled::Tree,
+    v0_msg_ids: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -225,6 +227,7 @@ impl Store {
             friend_requests: open("friend_requests")?,
             chatnet_users: open("chatnet_users")?,
             chatnet_outbox: open("chatnet_outbox")?,
+            v0_msg_ids: open("v0_msg_ids")?,
             meta: open("meta")?,
         };
 

@@ -160,6 +160,7 @@ pub fn message(channel: u64, id: u64, author: u64) -> Message {
         pinned: false,
         created_at: id as i64,
         edited_at: None,
+        binary: false,
         client_ref: None,
     }
 }

@@ -83,7 +83,8 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         | Event::Thread { .. }
         | Event::ThreadDelete { .. }
         // chat-network's own frames.
-        | Event::Relay { .. } => return None,
+        | Event::Relay { .. }
+        | Event::V0(_) => return None,
     })
 }
 

@@ -235,6 +235,7 @@ mod tests {
                 pinned: false,
                 created_at: 0,
                 edited_at: None,
+                binary: false,
                 client_ref: Some("never sent".into()),
             },
             author: alice(),

@@ -60,6 +60,7 @@ fn parse(frame: &Inbound, user: Id) -> Result<Request, JamError> {
             nonce: opt_str(d, "nonce")?,
             client_ref: frame.reference.clone(),
             untagged: false,
+            binary: false,
         }),
         op::MESSAGE_UPDATE => Command::EditMessage {
             channel_id: id(d, "channel_id")?,

@@ -48,6 +48,10 @@ pub struct Message {
     /// a repeated send with the same ref returns the stored message.
     #[serde(default)]
     pub client_ref: Option<String>,
+    /// `content` is base64 of opaque bytes from a dialect with binary
+    /// payloads (V0 `msg` as msgpack bin), given back as bytes there.
+    #[serde(default)]
+    pub binary: bool,
 }
 
 impl Message {
@@ -111,6 +115,7 @@ mod tests {
             pinned: false,
             created_at: 0,
             edited_at: None,
+            binary: false,
             client_ref: None,
         }
     }

@@ -112,6 +112,7 @@ mod tests {
                 pinned: false,
                 created_at: 1_773_182_676_073,
                 edited_at: None,
+                binary: false,
                 client_ref: None,
             },
             author: User {

@@ -91,25 +91,63 @@ fn string_array(items: &[String]) -> Value {
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
-    Cnn { id: String },
+    Cnn {
+        id: String,
+    },
     Kalive,
     Dcnn,
     Info,
     LstUsr,
-    CnnUsr { to: String },
-    PvMsg { to: String, msg_id: String, msg: Body },
-    AckMsg { from: String, msg_id: String },
+    CnnUsr {
+        to: String,
+    },
+    PvMsg {
+        to: String,
+        msg_id: String,
+        msg: Body,
+    },
+    AckMsg {
+        from: String,
+        msg_id: String,
+    },
     ChLst,
-    ChPull { id: String, anchor: Option<String> },
-    ChMerge { id: String, msg: Vec<HistoryEntry> },
-    ChMsg { id: String, msg_id: String, msg: Body },
-    AckChMsg { id: String },
-    ChCommit { id: String, acks: Vec<String> },
-    ChLead { election: u64 },
-    ChVote { election: u64, user: String },
-    ChAckReq { id: String, users: Vec<String> },
-    ChJoin { id: String },
-    ChLeave { id: String },
+    ChPull {
+        id: String,
+        anchor: Option<String>,
+    },
+    ChMerge {
+        id: String,
+        msg: Vec<HistoryEntry>,
+    },
+    ChMsg {
+        id: String,
+        msg_id: String,
+        msg: Body,
+    },
+    AckChMsg {
+        id: String,
+    },
+    ChCommit {
+        id: String,
+        acks: Vec<String>,
+    },
+    ChLead {
+        election: u64,
+    },
+    ChVote {
+        election: u64,
+        user: String,
+    },
+    ChAckReq {
+        id: String,
+        users: Vec<String>,
+    },
+    ChJoin {
+        id: String,
+    },
+    ChLeave {
+        id: String,
+    },
 }
 
 /// Why a known command's payload does not fit it.
@@ -214,11 +252,7 @@ impl Inbound {
         let mut p = Payload::default();
         match self {
             Inbound::Cnn { id } => p.put("id", id.as_str()),
-            Inbound::Kalive
-            | Inbound::Dcnn
-            | Inbound::Info
-            | Inbound::LstUsr
-            | Inbound::ChLst => {}
+            Inbound::Kalive | Inbound::Dcnn | Inbound::Info | Inbound::LstUsr | Inbound::ChLst => {}
             Inbound::CnnUsr { to } => p.put("to", to.as_str()),
             Inbound::PvMsg { to, msg_id, msg } => {
                 p.put("to", to.as_str());
@@ -237,7 +271,10 @@ impl Inbound {
             }
             Inbound::ChMerge { id, msg } => {
                 p.put("id", id.as_str());
-                p.put("msg", Value::Array(msg.iter().map(HistoryEntry::to_value).collect()));
+                p.put(
+                    "msg",
+                    Value::Array(msg.iter().map(HistoryEntry::to_value).collect()),
+                );
             }
             Inbound::ChMsg { id, msg_id, msg } => {
                 p.put("id", id.as_str());
@@ -268,27 +305,90 @@ impl Inbound {
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outbound {
-    Sinfo { server_name: String, timeout_s: u64 },
-    Ucnn { id: String, name: String },
-    Udcnn { id: String, name: String },
-    UsrLst { users: Vec<(String, String, String)> },
-    UsrHsk { id: String },
-    UsrAdd { id: String, status: String, name: String },
-    UsrRmd { id: String },
-    Msg { from: String, msg_id: String, msg: Body },
-    MsgAck { msg_id: String },
-    LstCh { channels: Vec<(String, String, String)> },
-    ChUjoin { channel: String, user: String },
-    ChUleave { channel: String, user: String },
-    ChStatus { id: String, name: String, leader: String },
-    ChAppend { id: String, anchor: String, messages: Vec<HistoryEntry> },
-    ChMsg { id: String, msg_id: String, msg: Body },
-    ChMsgAck { id: String, user: String },
-    ChMsgCommit { id: String, acks: Vec<String> },
-    ChMsgConfirm { id: String, message: String },
-    ChElected { election: u64, leader: String },
-    ChVote { election: u64, user: String },
-    Err { cmd: String, reason: String },
+    Sinfo {
+        server_name: String,
+        timeout_s: u64,
+    },
+    Ucnn {
+        id: String,
+        name: String,
+    },
+    Udcnn {
+        id: String,
+        name: String,
+    },
+    UsrLst {
+        users: Vec<(String, String, String)>,
+    },
+    UsrHsk {
+        id: String,
+    },
+    UsrAdd {
+        id: String,
+        status: String,
+        name: String,
+    },
+    UsrRmd {
+        id: String,
+    },
+    Msg {
+        from: String,
+        msg_id: String,
+        msg: Body,
+    },
+    MsgAck {
+        msg_id: String,
+    },
+    LstCh {
+        channels: Vec<(String, String, String)>,
+    },
+    ChUjoin {
+        channel: String,
+        user: String,
+    },
+    ChUleave {
+        channel: String,
+        user: String,
+    },
+    ChStatus {
+        id: String,
+        name: String,
+        leader: String,
+    },
+    ChAppend {
+        id: String,
+        anchor: String,
+        messages: Vec<HistoryEntry>,
+    },
+    ChMsg {
+        id: String,
+        msg_id: String,
+        msg: Body,
+    },
+    ChMsgAck {
+        id: String,
+        user: String,
+    },
+    ChMsgCommit {
+        id: String,
+        acks: Vec<String>,
+    },
+    ChMsgConfirm {
+        id: String,
+        message: String,
+    },
+    ChElected {
+        election: u64,
+        leader: String,
+    },
+    ChVote {
+        election: u64,
+        user: String,
+    },
+    Err {
+        cmd: String,
+        reason: String,
+    },
 }
 
 fn entries(items: &[(String, String, String)], keys: [&str; 3], status: Option<&str>) -> Value {

@@ -77,7 +77,12 @@ fn parse_sig(hex: &[u8]) -> Result<[u8; 64], FrameError> {
 
 /// The position of the `n`-th newline, or why there is none yet: `Ok(None)`
 /// means wait for more bytes; an error means the line is already too long.
-fn line_end(buf: &[u8], from: usize, max: usize, err: FrameError) -> Result<Option<usize>, FrameError> {
+fn line_end(
+    buf: &[u8],
+    from: usize,
+    max: usize,
+    err: FrameError,
+) -> Result<Option<usize>, FrameError> {
     let window = &buf[from..buf.len().min(from + max + 1)];
     match window.iter().position(|&b| b == b'\n') {
         Some(p) => Ok(Some(from + p)),
@@ -154,6 +159,9 @@ impl Encoder<Frame> for V0Codec {
 pub fn to_bytes(f: Frame) -> Vec<u8> {
     let mut out = BytesMut::new();
     // Encoding into memory cannot fail.
-    let _ = V0Codec { max_payload: usize::MAX }.encode(f, &mut out);
+    let _ = V0Codec {
+        max_payload: usize::MAX,
+    }
+    .encode(f, &mut out);
     out.to_vec()
 }

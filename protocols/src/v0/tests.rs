@@ -64,7 +64,11 @@ fn split_reads_and_several_commands_per_read() {
     let mut both = a.clone();
     both.push(b'\n');
     both.extend_from_slice(&b);
-    let names: Vec<String> = decode_all(&both).unwrap().into_iter().map(|f| f.name).collect();
+    let names: Vec<String> = decode_all(&both)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
     assert_eq!(names, ["CNN", "CH_LST"]);
 }
 
@@ -90,7 +94,10 @@ fn bad_framing_is_an_error() {
         "an endless name"
     );
     // A truncated payload is not an error yet: it waits.
-    assert_eq!(decode_all(format!("CNN\n5\n{sig}\nx").as_bytes()), Ok(vec![]));
+    assert_eq!(
+        decode_all(format!("CNN\n5\n{sig}\nx").as_bytes()),
+        Ok(vec![])
+    );
 }
 
 #[test]
@@ -115,7 +122,10 @@ fn payloads_need_a_map_with_string_keys() {
     assert_eq!(back.timestamp(), Some(1_702_622_553));
     assert_eq!(Payload::decode(&[0x91, 0x01]), Err(PayloadError::NotAMap));
     assert_eq!(Payload::decode(&[]), Err(PayloadError::NotMsgpack));
-    assert_eq!(Payload::decode(&[0x82, 0xa1]), Err(PayloadError::NotMsgpack));
+    assert_eq!(
+        Payload::decode(&[0x82, 0xa1]),
+        Err(PayloadError::NotMsgpack)
+    );
     assert_eq!(Payload::decode(&[0x80, 0x80]), Err(PayloadError::Trailing));
     let int_key = [0x81, 0x01, 0x02];
     assert_eq!(Payload::decode(&int_key), Err(PayloadError::NotAMap));
@@ -181,8 +191,15 @@ fn inbound() -> impl Strategy<Value = Inbound> {
             .prop_map(|(id, acks)| Inbound::ChCommit { id, acks }),
         any::<u64>().prop_map(|election| Inbound::ChLead { election }),
         (any::<u64>(), s).prop_map(|(election, user)| Inbound::ChVote { election, user }),
-        (s, s, s, body(), any::<i64>(), proptest::collection::vec(s, 0..3)).prop_map(
-            |(id, mid, from, msg, timestamp, acks)| Inbound::ChMerge {
+        (
+            s,
+            s,
+            s,
+            body(),
+            any::<i64>(),
+            proptest::collection::vec(s, 0..3)
+        )
+            .prop_map(|(id, mid, from, msg, timestamp, acks)| Inbound::ChMerge {
                 id,
                 msg: vec![HistoryEntry {
                     id: mid,
@@ -191,8 +208,7 @@ fn inbound() -> impl Strategy<Value = Inbound> {
                     timestamp,
                     acks
                 }],
-            }
-        ),
+            }),
     ]
 }
 

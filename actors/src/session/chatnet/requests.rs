@@ -299,6 +299,7 @@ async fn send_message(
         nonce: req.text("nonce").map(str::to_string),
         client_ref: None,
         untagged: true,
+        binary: false,
     };
     match world.execute(caller, Command::SendMessage(message)).await {
         Ok(_) => Outcome::nothing(),

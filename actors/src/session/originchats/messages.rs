@@ -98,6 +98,7 @@ async fn message_new(op: Op) -> Frames {
         nonce: None,
         client_ref: None,
         untagged: false,
+        binary: false,
     });
     match op.exec(command).await {
         Ok(_) => Vec::new(),
