@@ -7,6 +7,7 @@
 pub mod chatnet;
 pub mod command;
 pub mod error;
+pub mod etf;
 pub mod event;
 pub mod id;
 pub mod jam;
