@@ -12,6 +12,7 @@ pub mod event;
 pub mod id;
 pub mod jam;
 pub mod model;
+pub mod mqtt;
 pub mod originchats;
 pub mod permissions;
 pub mod time;
