@@ -13,6 +13,7 @@ pub mod id;
 pub mod jam;
 pub mod model;
 pub mod mqtt;
+pub mod nynja;
 pub mod originchats;
 pub mod permissions;
 pub mod time;
