@@ -45,9 +45,9 @@ fn arities_are_exact() {
     let person = Term::record("Person", [Term::nil()]);
     assert_eq!(Request::parse(&person), Err(Invalid::NotSupported));
     // 2018 Room (18-tuple) is widened to 2019.
-    let old_room = Term::record("Room", std::iter::repeat(Term::nil()).take(17));
+    let old_room = Term::record("Room", std::iter::repeat_n(Term::nil(), 17));
     assert_eq!(Request::parse(&old_room).unwrap().fields.len(), 18);
-    let old_contact = Term::record("Contact", std::iter::repeat(Term::nil()).take(15));
+    let old_contact = Term::record("Contact", std::iter::repeat_n(Term::nil(), 15));
     assert_eq!(Request::parse(&old_contact).unwrap().fields.len(), 14);
 }
 
