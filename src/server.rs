@@ -13,8 +13,10 @@ use actix_web::dev::AppConfig;
 use actix_web::{web, App};
 use anyhow::Context as _;
 use switchboard_actors::hub::ShutdownAll;
+use switchboard_actors::nynja::{NynjaConfig, NynjaContext, Verification};
 use switchboard_actors::sealed::Sealer;
 use switchboard_actors::session::chatnet::ChatnetConfig;
+use switchboard_actors::session::mqtt::MqttSession;
 use switchboard_actors::session::originchats::{AuthMode, OcConfig, OcContext};
 use switchboard_actors::session::v0::{V0Config, V0Session};
 use switchboard_actors::store::{Durability, Store, StoreConfig};
@@ -84,6 +86,16 @@ fn v0_config(config: &Config) -> V0Config {
     V0Config {
         max_payload: config.v0.max_payload,
         idle_timeout_s: config.v0.timeout_s,
+    }
+}
+
+fn nynja_config(config: &Config) -> NynjaConfig {
+    NynjaConfig {
+        verification: match config.nynja.verification {
+            config::Verification::Log => Verification::Log,
+            config::Verification::Fixed => Verification::Fixed(config.nynja.fixed_code.clone()),
+        },
+        max_packet: config.nynja.max_packet,
     }
 }
 
@@ -226,6 +238,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     .peer_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
                 V0Session::start(w.clone(), v0.clone(), stream, peer);
+                async { Ok::<_, std::convert::Infallible>(()) }
+            })
+        })?;
+    }
+    if let Some(addr) = config.listeners.mqtt {
+        let listener = bind("mqtt", addr)?;
+        let (w, ny) = (world.clone(), NynjaContext::new(nynja_config(&config)));
+        builder = builder.listen("mqtt", listener, move || {
+            let (w, ny) = (w.clone(), ny.clone());
+            fn_service(move |stream: actix_rt::net::TcpStream| {
+                let peer = stream
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                MqttSession::start(w.clone(), ny.clone(), stream, peer);
                 async { Ok::<_, std::convert::Infallible>(()) }
             })
         })?;

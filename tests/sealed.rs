@@ -63,7 +63,7 @@ impl Node {
     fn start(&mut self, passphrase: &str) -> Result<Running, Failed> {
         let config = format!(
             "[server]\ndata_dir = {data:?}\n\n[listeners]\nhttp = \"127.0.0.1:0\"\n\
-             admin = \"\"\noriginchats = \"\"\nchatnet = \"\"\nv0 = \"\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n[log]\nlevel = \"info\"\n\n\
+             admin = \"\"\noriginchats = \"\"\nchatnet = \"\"\nv0 = \"\"\nmqtt = \"\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n[log]\nlevel = \"info\"\n\n\
              [storage]\npassphrase = {passphrase:?}\n",
             data = self.data().display().to_string()
         );

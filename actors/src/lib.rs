@@ -11,6 +11,7 @@ pub mod files;
 pub mod guild;
 pub mod hub;
 pub mod metrics;
+pub mod nynja;
 pub mod sealed;
 pub mod session;
 pub mod store;

@@ -149,6 +149,12 @@ pub enum Event {
     /// A V0 command for the V0 sessions it is handed to (elections,
     /// acknowledgements, handshakes): only that dialect has a shape for it.
     V0(crate::v0::Outbound),
+    /// A NYNJA publish (an ETF payload on an MQTT topic) for the NYNJA
+    /// sessions of the users it is handed to.
+    Nynja {
+        topic: String,
+        payload: Bytes,
+    },
 }
 
 /// What happened to a thread.

@@ -10,8 +10,8 @@
 //! ```
 
 pub use rumqttc::mqttbytes::v4::{
-    Codec, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish, SubAck,
-    SubscribeReasonCode,
+    Codec, ConnAck, Connect, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish,
+    SubAck, SubscribeReasonCode, UnsubAck,
 };
 pub use rumqttc::mqttbytes::{Error as MqttError, QoS};
 

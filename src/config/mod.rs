@@ -47,6 +47,7 @@ table! {
         originchats: OriginChatsConfig = Default::default(),
         chatnet: ChatnetConfig = Default::default(),
         v0: V0Config = Default::default(),
+        nynja: NynjaConfig = Default::default(),
         default_guild: DefaultGuildConfig = Default::default(),
         log: LogConfig = Default::default(),
         shutdown: ShutdownConfig = Default::default(),
@@ -92,6 +93,9 @@ table! {
         /// V0 over plain TCP.
         #[serde(deserialize_with = "listen_addr")]
         v0: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 7777))),
+        /// MQTT 3.1.1 for the CHAT (SYNRC/NYNJA) dialect.
+        #[serde(deserialize_with = "listen_addr")]
+        mqtt: Option<SocketAddr> = Some(SocketAddr::from(([0, 0, 0, 0], 1883))),
     }
 }
 
@@ -211,6 +215,21 @@ table! {
 }
 
 table! {
+    /// `[nynja]`: the CHAT (SYNRC/NYNJA) dialect.
+    #[derive(Debug)]
+    NynjaConfig {
+        /// How registration codes are checked (there is no SMS provider):
+        /// "log" writes a random code per registration to the log; "fixed"
+        /// accepts `fixed_code` (development and tests).
+        verification: Verification = Verification::Log,
+        /// The code "fixed" accepts; non-empty then.
+        fixed_code: String = String::new(),
+        /// Biggest MQTT packet in bytes, 1024..=16777216.
+        max_packet: usize = 262144,
+    }
+}
+
+table! {
     /// `[default_guild]`: the guild every new user joins.
     #[derive(Debug)]
     DefaultGuildConfig {
@@ -293,6 +312,11 @@ impl<'de> Deserialize<'de> for AuthMode {
             ))),
         }
     }
+}
+
+keyword! {
+    /// `nynja.verification`.
+    Verification { Log = "log", Fixed = "fixed" }
 }
 
 keyword! {
@@ -422,13 +446,18 @@ impl Config {
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
         let rl = &self.originchats.rate_limiting;
-        let ranges: [(&str, u64, RangeInclusive<u64>); 17] = [
+        let ranges: [(&str, u64, RangeInclusive<u64>); 18] = [
             (
                 "v0.max_payload",
                 n(self.v0.max_payload),
                 64..=16 * MIB as u64,
             ),
             ("v0.timeout_s", self.v0.timeout_s, 10..=86_400),
+            (
+                "nynja.max_packet",
+                n(self.nynja.max_packet),
+                1024..=16 * MIB as u64,
+            ),
             (
                 "originchats.rate_limiting.messages_per_minute",
                 rl.messages_per_minute as u64,
@@ -529,6 +558,9 @@ impl Config {
                 "originchats.guild",
                 format!("must be a guild id (digits) or \"\", got {g:?}"),
             ));
+        }
+        if self.nynja.verification == Verification::Fixed {
+            non_empty("nynja.fixed_code", &self.nynja.fixed_code)?;
         }
         non_empty("log.level", &self.log.level)
     }

@@ -20,6 +20,9 @@ pub use chatnet::*;
 mod v0;
 #[allow(unused_imports)]
 pub use v0::*;
+mod nynja;
+#[allow(unused_imports)]
+pub use nynja::*;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -57,6 +60,8 @@ pub struct TestServer {
     pub chatnet: Option<SocketAddr>,
     /// The V0 TCP listener, once it is announced.
     pub v0: Option<SocketAddr>,
+    /// The MQTT listener, once it is announced.
+    pub mqtt: Option<SocketAddr>,
 }
 
 impl TestServer {
@@ -72,7 +77,7 @@ impl TestServer {
         let level = std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "info".into());
         let config = format!(
             "[server]\ndata_dir = {data:?}\n\n[listeners]\nhttp = \"127.0.0.1:0\"\n\
-             admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\nchatnet = \"127.0.0.1:0\"\nv0 = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
+             admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\nchatnet = \"127.0.0.1:0\"\nv0 = \"127.0.0.1:0\"\nmqtt = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
              [log]\nlevel = {level:?}\n\n{extra}\n",
             data = data.display().to_string()
         );
@@ -85,6 +90,7 @@ impl TestServer {
             originchats: None,
             chatnet: None,
             v0: None,
+            mqtt: None,
         };
         server.spawn();
         server
@@ -141,6 +147,7 @@ impl TestServer {
                         "originchats" => self.originchats = addr,
                         "chatnet" => self.chatnet = addr,
                         "v0" => self.v0 = addr,
+                        "mqtt" => self.mqtt = addr,
                         _ => {}
                     }
                 }

@@ -4,6 +4,7 @@
 pub mod chatnet;
 pub mod handle;
 pub mod jam;
+pub mod mqtt;
 pub mod originchats;
 pub mod ready;
 pub mod tcp;

@@ -84,7 +84,8 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         | Event::ThreadDelete { .. }
         // chat-network's own frames.
         | Event::Relay { .. }
-        | Event::V0(_) => return None,
+        | Event::V0(_)
+        | Event::Nynja { .. } => return None,
     })
 }
 

@@ -1,0 +1,352 @@
+//! The NYNJA session: an MQTT 3.1.1 connection on the MQTT port.
+//!
+//! The server is the broker and the application at once: clients publish
+//! requests to `events/...`; the server publishes replies and pushes on the
+//! topics it subscribed the client to itself (`actions/1/api/<cid>`,
+//! `ses/<phone>`, `p2p/<a>/<b>`, ...), at QoS 2 with the full
+//! PUBREC/PUBREL/PUBCOMP handshake. Client SUBSCRIBE is refused (0x80).
+//! Requests run one at a time, in order (`rpc.rs`).
+
+mod events;
+mod rpc;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
+use switchboard_protocols::etf::{self, Limits, Term};
+use switchboard_protocols::model::{Dialect, User};
+use switchboard_protocols::mqtt::{
+    self, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    SubAck, SubscribeReasonCode,
+};
+use switchboard_protocols::nynja;
+use tokio_util::codec::{BytesCodec, Decoder, Encoder, FramedRead};
+use tracing::debug;
+
+use super::handle::{Control, Deliver, SessionHandle, Wake};
+use super::ready::go_offline;
+use super::tcp::TcpOut;
+use crate::accounts;
+use crate::hub::{Attach, Online};
+use crate::nynja::{phone_of, NynjaContext};
+use crate::world::World;
+
+/// Seconds a connection has to send CONNECT.
+const CONNECT_DEADLINE_SECS: u64 = 10;
+
+/// What kind of client this is, from its ClientId.
+#[derive(Debug, Clone)]
+enum Role {
+    /// `reg_*`: may only send `Auth`.
+    Registering,
+    /// `emqttd_*` with a valid token.
+    User(Arc<User>),
+}
+
+pub struct MqttSession {
+    id: u64,
+    world: Arc<World>,
+    ctx: Arc<NynjaContext>,
+    peer: SocketAddr,
+    out: TcpOut,
+    inbuf: BytesMut,
+    codec: mqtt::Codec,
+    client_id: String,
+    role: Option<Role>,
+    keep_alive: Duration,
+    last_heard: Instant,
+    next_pkid: u16,
+    /// Our QoS 1/2 publishes not yet acknowledged, by packet id.
+    inflight: HashMap<u16, Publish>,
+    /// Client QoS 2 packet ids between PUBLISH and PUBREL: a resend is not
+    /// handled twice.
+    incoming_qos2: HashSet<u16>,
+}
+
+impl MqttSession {
+    pub fn start(
+        world: Arc<World>,
+        ctx: Arc<NynjaContext>,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+    ) -> Addr<MqttSession> {
+        let (read, write) = stream.into_split();
+        world.metrics.connection_opened(Dialect::Nynja);
+        let w = world.clone();
+        let on_closed = move || w.metrics.connection_closed(Dialect::Nynja);
+        let max = ctx.config.max_packet;
+        MqttSession::create(move |c| {
+            c.add_stream(FramedRead::new(read, BytesCodec::new()));
+            MqttSession {
+                id: world.next_session_id(),
+                out: TcpOut::start(write, world.config.pending_bytes, on_closed),
+                world,
+                ctx,
+                peer,
+                inbuf: BytesMut::new(),
+                codec: mqtt::codec(max),
+                client_id: String::new(),
+                role: None,
+                keep_alive: Duration::ZERO,
+                last_heard: Instant::now(),
+                next_pkid: 1,
+                inflight: HashMap::new(),
+                incoming_qos2: HashSet::new(),
+            }
+        })
+    }
+
+    fn write(&mut self, c: &mut Context<Self>, packet: Packet) {
+        let mut buf = BytesMut::new();
+        if self.codec.encode(packet, &mut buf).is_err() {
+            return;
+        }
+        if self.out.send(buf.to_vec()).is_err() {
+            self.world.metrics.slow_consumer();
+            self.close(c, "slow consumer");
+        }
+    }
+
+    fn close(&mut self, c: &mut Context<Self>, why: &str) {
+        if !self.out.is_closing() {
+            debug!(session = self.id, why, "mqtt closing");
+        }
+        self.out.close();
+        c.stop();
+    }
+
+    /// Publishes `term` on `topic` to this client at QoS 2.
+    fn publish(&mut self, c: &mut Context<Self>, topic: &str, payload: Bytes) {
+        let pkid = self.next_pkid;
+        self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
+        let mut p = Publish::new(topic, QoS::ExactlyOnce, payload.to_vec());
+        p.pkid = pkid;
+        self.inflight.insert(pkid, p.clone());
+        self.write(c, Packet::Publish(p));
+    }
+
+    /// A reply on this client's `actions/1/api/<cid>` topic.
+    fn reply(&mut self, c: &mut Context<Self>, term: &Term) {
+        let topic = format!("actions/1/api/{}", self.client_id);
+        self.publish(c, &topic, Bytes::from(etf::encode(term)));
+    }
+
+    fn handle_of(&self, c: &mut Context<Self>, user: &User) -> SessionHandle {
+        let addr = c.address();
+        SessionHandle {
+            id: self.id,
+            user_id: user.id,
+            dialect: Dialect::Nynja,
+            deliver: addr.clone().recipient(),
+            control: addr.recipient(),
+        }
+    }
+
+    fn on_connect(&mut self, c: &mut Context<Self>, connect: mqtt::Connect) {
+        self.keep_alive = Duration::from_secs(u64::from(connect.keep_alive));
+        self.client_id = connect.client_id.clone();
+        let refuse = |act: &mut Self, c: &mut Context<Self>, code| {
+            act.write(c, Packet::ConnAck(ConnAck::new(code, false)));
+            act.close(c, "connect refused");
+        };
+        if connect.client_id.starts_with("reg_") {
+            self.role = Some(Role::Registering);
+            self.write(
+                c,
+                Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)),
+            );
+            return;
+        }
+        let Some(user_part) = connect.client_id.strip_prefix("emqttd_") else {
+            return refuse(self, c, ConnectReturnCode::BadClientId);
+        };
+        let password = connect.login.as_ref().map(|l| l.password.clone());
+        let user = password.and_then(|p| accounts::authenticate_token(&self.world, &p).ok());
+        let Some(user) = user else {
+            return refuse(self, c, ConnectReturnCode::BadUserNamePassword);
+        };
+        if user_part != user.id.to_string() {
+            return refuse(self, c, ConnectReturnCode::NotAuthorized);
+        }
+        self.role = Some(Role::User(user.clone()));
+        self.write(
+            c,
+            Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)),
+        );
+        let _ = self
+            .world
+            .store
+            .meta_put(&format!("nynja/client/{}", self.client_id), b"");
+        self.world.hub().do_send(Online(self.handle_of(c, &user)));
+        // The roster the client starts from.
+        let init = rpc::profile_init(&self.world, &user);
+        self.reply(c, &init);
+        debug!(session = self.id, user = %user.id, phone = %phone_of(&self.world, &user), "nynja logged in");
+    }
+
+    fn on_publish(&mut self, c: &mut Context<Self>, p: Publish) {
+        match p.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.write(c, Packet::PubAck(PubAck::new(p.pkid))),
+            QoS::ExactlyOnce => {
+                self.write(c, Packet::PubRec(PubRec::new(p.pkid)));
+                if !self.incoming_qos2.insert(p.pkid) {
+                    // A resend before PUBREL: handled already.
+                    return;
+                }
+            }
+        }
+        if !p.topic.starts_with("events/") {
+            return self.reply(c, &nynja::io_error("invalid_data"));
+        }
+        let term = match etf::decode(&p.payload, Limits::default()) {
+            Ok(t) => t,
+            Err(_) => return self.reply(c, &nynja::io_error("invalid_data")),
+        };
+        let request = match nynja::Request::parse(&term) {
+            Ok(r) => r,
+            Err(nynja::Invalid::Data) => return self.reply(c, &nynja::io_error("invalid_data")),
+            Err(nynja::Invalid::NotSupported) => {
+                return self.reply(c, &nynja::io_error("not_supported"))
+            }
+        };
+        self.run(c, request);
+    }
+
+    fn on_packet(&mut self, c: &mut Context<Self>, packet: Packet) {
+        self.last_heard = Instant::now();
+        if self.role.is_none() {
+            return match packet {
+                Packet::Connect(connect) => self.on_connect(c, connect),
+                _ => self.close(c, "the first packet must be CONNECT"),
+            };
+        }
+        match packet {
+            Packet::Connect(_) => self.close(c, "a second CONNECT"),
+            Packet::Publish(p) => self.on_publish(c, p),
+            Packet::PubRel(r) => {
+                self.incoming_qos2.remove(&r.pkid);
+                self.write(c, Packet::PubComp(PubComp::new(r.pkid)));
+            }
+            Packet::PubAck(a) => {
+                self.inflight.remove(&a.pkid);
+            }
+            Packet::PubRec(r) => self.write(c, Packet::PubRel(PubRel::new(r.pkid))),
+            Packet::PubComp(p) => {
+                self.inflight.remove(&p.pkid);
+            }
+            Packet::Subscribe(s) => {
+                // Clients subscribe to nothing themselves.
+                let codes = vec![SubscribeReasonCode::Failure; s.filters.len().max(1)];
+                self.write(c, Packet::SubAck(SubAck::new(s.pkid, codes)));
+            }
+            Packet::Unsubscribe(u) => {
+                self.write(c, Packet::UnsubAck(mqtt::UnsubAck::new(u.pkid)));
+            }
+            Packet::PingReq => self.write(c, Packet::PingResp),
+            Packet::Disconnect => self.close(c, "DISCONNECT"),
+            _ => self.close(c, "a packet only servers send"),
+        }
+    }
+}
+
+impl Actor for MqttSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, c: &mut Self::Context) {
+        c.set_mailbox_capacity(self.world.config.mailbox_capacity);
+        self.world.hub().do_send(Attach {
+            id: self.id,
+            control: c.address().recipient(),
+        });
+        debug!(session = self.id, peer = %self.peer, "mqtt connected");
+        c.run_later(Duration::from_secs(CONNECT_DEADLINE_SECS), |act, c| {
+            if act.role.is_none() {
+                act.close(c, "no CONNECT in time");
+            }
+        });
+        c.run_interval(Duration::from_secs(1), |act, c| {
+            // 1.5 × keep-alive without a packet ends the connection.
+            let limit = act.keep_alive.mul_f32(1.5);
+            if !act.keep_alive.is_zero() && act.last_heard.elapsed() > limit {
+                act.close(c, "keep-alive expired");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.out.close();
+        let user = match &self.role {
+            Some(Role::User(u)) => Some(u.id),
+            _ => None,
+        };
+        go_offline(&self.world, self.id, user, &[]);
+        debug!(session = self.id, "mqtt disconnected");
+    }
+}
+
+impl StreamHandler<Result<BytesMut, std::io::Error>> for MqttSession {
+    fn handle(&mut self, item: Result<BytesMut, std::io::Error>, c: &mut Self::Context) {
+        let Ok(chunk) = item else {
+            return self.close(c, "read error");
+        };
+        self.inbuf.extend_from_slice(&chunk);
+        loop {
+            if self.out.is_closing() {
+                return;
+            }
+            match self.codec.decode(&mut self.inbuf) {
+                Ok(Some(packet)) => {
+                    self.world.metrics.frame_in(Dialect::Nynja);
+                    self.on_packet(c, packet);
+                }
+                Ok(None) => return,
+                // Broken MQTT framing: the connection ends.
+                Err(e) => return self.close(c, &e.to_string()),
+            }
+        }
+    }
+
+    fn finished(&mut self, c: &mut Self::Context) {
+        c.stop();
+    }
+}
+
+impl Handler<Deliver> for MqttSession {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(env): Deliver, c: &mut Self::Context) {
+        let Some(Role::User(me)) = self.role.clone() else {
+            return;
+        };
+        if self.out.is_closing() {
+            return;
+        }
+        for (topic, payload) in events::render(&self.world, &me, &env.event) {
+            self.publish(c, &topic, payload);
+        }
+    }
+}
+
+impl Handler<Wake> for MqttSession {
+    type Result = ();
+    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
+}
+
+impl Handler<Control> for MqttSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Control, c: &mut Self::Context) {
+        match msg {
+            Control::SlowConsumer => {
+                self.world.metrics.slow_consumer();
+                self.close(c, "slow consumer");
+            }
+            Control::Shutdown => self.close(c, "server going away"),
+        }
+    }
+}

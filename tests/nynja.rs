@@ -1,0 +1,265 @@
+//! CHAT (SYNRC/NYNJA) over MQTT with rumqttc: registration and
+//! verification, login with the token and the Profile init push, search,
+//! friendship, p2p messages with edit and delete, history, and the
+//! answers to bad input.
+
+mod common;
+
+use common::{auth, nynja_login, Jam, Ny, TestServer, NYNJA_FIXED};
+use rumqttc::ConnectReturnCode;
+use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::{self, io_error, io_ok, p2p_feed, MessageView};
+
+fn text_of(t: &Term, i: usize) -> String {
+    t.record_fields(t.record_name().unwrap_or_default())
+        .and_then(|f| f.get(i))
+        .and_then(Term::as_text)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn registration_login_and_profile_init() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let mut reg = Ny::connect(&server, "reg_dev1", None).await;
+    reg.send(&auth("reg_dev1", "15550001", "reg", None)).await;
+    assert_eq!(reg.recv().await.1, io_ok("sms_sent", Term::bin("")));
+    reg.send(&auth("reg_dev1", "15550001", "verify", Some("000000")))
+        .await;
+    assert_eq!(reg.recv().await.1, io_error("invalid_sms_code"));
+    // A reg_ client may only send Auth.
+    let profile_get = Term::record(
+        "Profile",
+        [
+            Term::bin("15550001"),
+            Term::nil(),
+            Term::nil(),
+            Term::nil(),
+            Term::Int(0),
+            Term::Int(0),
+            Term::nil(),
+            Term::atom("get"),
+        ],
+    );
+    reg.send(&profile_get).await;
+    assert_eq!(reg.recv().await.1, io_error("permission_denied"));
+    // Not a term; a record of the wrong arity; something out of scope.
+    reg.send_raw(b"hello".to_vec()).await;
+    assert_eq!(reg.recv().await.1, io_error("invalid_data"));
+    reg.send(&Term::record("Auth", [Term::nil()])).await;
+    assert_eq!(reg.recv().await.1, io_error("invalid_data"));
+    reg.send(&Term::record("Person", [Term::nil()])).await;
+    assert_eq!(reg.recv().await.1, io_error("not_supported"));
+    reg.disconnect().await;
+
+    let (mut ny, token) = nynja_login(&server, "15550001").await;
+    let (topic, init) = ny.recv().await;
+    assert_eq!(topic, format!("actions/1/api/{}", ny.client_id));
+    let f = init.record_fields("Profile").expect("a Profile");
+    assert_eq!(f.len(), 8);
+    assert_eq!(f[0].as_text().as_deref(), Some("15550001"));
+    assert_eq!(f[7], Term::atom("init"));
+    ny.send(&profile_get).await;
+    let (_, got) = ny.recv().await;
+    assert_eq!(
+        got.record_fields("Profile").map(|f| f[7].clone()),
+        Some(Term::atom("get"))
+    );
+    ny.disconnect().await;
+
+    // A wrong token: CONNACK 4; someone else's id: 5; no prefix: 2.
+    let bad = Ny::try_connect(&server, &format!("emqttd_{}", 1), Some("nope"), false).await;
+    assert_eq!(bad.err(), Some(ConnectReturnCode::BadUserNamePassword));
+    let other = Ny::try_connect(&server, "emqttd_12345", Some(&token), false).await;
+    assert_eq!(other.err(), Some(ConnectReturnCode::NotAuthorized));
+    let odd = Ny::try_connect(&server, "someone", None, false).await;
+    assert_eq!(odd.err(), Some(ConnectReturnCode::BadClientId));
+}
+
+#[tokio::test]
+async fn friends_messages_edits_deletes_and_history() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let (mut b, _) = nynja_login(&server, "15550002").await;
+    b.recv_record("Profile").await;
+
+    // Search by phone.
+    let search = Term::record(
+        "Search",
+        [
+            Term::Int(1),
+            Term::bin("phone"),
+            Term::bin("phone"),
+            Term::atom("=="),
+            Term::List(vec![Term::bin("15550002")]),
+            Term::atom("contact"),
+        ],
+    );
+    a.send(&search).await;
+    let (_, found) = a.recv().await;
+    let Term::Tuple(io) = &found else {
+        panic!("{found:?}")
+    };
+    assert_eq!(io[1], Term::tuple([Term::atom("ok"), Term::atom("phone")]));
+    let roster = io[2].record_fields("Roster").expect("a Roster");
+    let contacts = roster[5].as_list().expect("userlist");
+    assert_eq!(contacts.len(), 1);
+    let b_pr = text_of(&contacts[0], 0);
+    assert!(b_pr.starts_with("15550002_"), "{b_pr}");
+
+    // Friend request and confirm.
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    a.send(&Term::record(
+        "Friend",
+        [
+            Term::bin(&a_pr),
+            Term::bin(&b_pr),
+            Term::nil(),
+            Term::atom("request"),
+        ],
+    ))
+    .await;
+    let (topic, mine) = a.recv().await;
+    assert_eq!(topic, "ses/15550001");
+    assert_eq!(
+        mine.record_fields("Contact").map(|f| f[13].clone()),
+        Some(Term::atom("request"))
+    );
+    let (topic, theirs) = b.recv().await;
+    assert_eq!(topic, "ses/15550002");
+    assert_eq!(
+        theirs.record_fields("Contact").map(|f| f[13].clone()),
+        Some(Term::atom("authorization"))
+    );
+    b.send(&Term::record(
+        "Friend",
+        [
+            Term::bin(&b_pr),
+            Term::bin(&a_pr),
+            Term::nil(),
+            Term::atom("confirm"),
+        ],
+    ))
+    .await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(b.recv().await);
+    }
+    let added = nynja::io(
+        Term::tuple([Term::atom("ok"), Term::atom("added")]),
+        Term::tuple([Term::atom("ok"), Term::atom("added")]),
+    );
+    assert!(got.iter().any(|(_, t)| *t == added), "{got:?}");
+    let (_, friend) = a.recv_record("Contact").await;
+    assert_eq!(
+        friend.record_fields("Contact").map(|f| f[13].clone()),
+        Some(Term::atom("friend"))
+    );
+
+    // A p2p message: Ack to the sender, the stored Message to both.
+    let feed = p2p_feed(&a_pr, &b_pr);
+    let msg = |id: i64, text: &str, status: Option<&'static str>| {
+        nynja::message(&MessageView {
+            id,
+            feed: feed.clone(),
+            msg_id: "m-1".into(),
+            from: a_pr.clone(),
+            to: b_pr.clone(),
+            created_ms: 1_700_000_000_000,
+            text: text.into(),
+            status,
+        })
+    };
+    let mut fresh = msg(0, "hello b", None);
+    if let Term::Tuple(items) = &mut fresh {
+        items[1] = Term::nil();
+    }
+    a.send(&fresh).await;
+    let topic = nynja::p2p_topic(&a_pr, &b_pr);
+    let mut a_got = [a.recv().await, a.recv().await];
+    a_got.sort_by_key(|(t, _)| t.clone());
+    assert_eq!(a_got[0].1, nynja::ack("m-1"));
+    assert_eq!(a_got[1].0, topic);
+    let (t, stored) = b.recv_record("Message").await;
+    assert_eq!(t, topic);
+    let fields = stored.record_fields("Message").unwrap();
+    let id = fields[0].as_int().expect("an integer id");
+    assert_eq!(nynja::message_text(&fields[9]).as_deref(), Some("hello b"));
+    assert_eq!(fields[2], feed);
+
+    // Edit, then history, then delete.
+    a.send(&msg(id, "hello, b", Some("edit"))).await;
+    let (_, edited) = b.recv_record("Message").await;
+    let f = edited.record_fields("Message").unwrap();
+    assert_eq!(nynja::message_text(&f[9]).as_deref(), Some("hello, b"));
+    assert_eq!(f[15], Term::atom("edit"));
+    a.recv_record("Message").await;
+    let history = Term::record(
+        "History",
+        [
+            Term::bin(&b_pr),
+            feed.clone(),
+            Term::Int(-10),
+            Term::Int(0),
+            Term::nil(),
+            Term::atom("get"),
+        ],
+    );
+    b.send(&history).await;
+    let (_, page) = b.recv_record("History").await;
+    let data = page.record_fields("History").unwrap()[4]
+        .as_list()
+        .unwrap()
+        .to_vec();
+    assert_eq!(data.len(), 1);
+    a.send(&msg(id, "", Some("delete"))).await;
+    let (_, gone) = b.recv_record("Message").await;
+    assert_eq!(
+        gone.record_fields("Message").unwrap()[15],
+        Term::atom("delete")
+    );
+}
+
+/// NYNJA × JAM: a direct message each way.
+#[tokio::test]
+async fn a_direct_message_with_a_jam_user() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let mut jam = Jam::register(&server, "jules").await;
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    let j_pr = format!("jules_{}", jam.user_id());
+    let mut m = nynja::message(&MessageView {
+        id: 0,
+        feed: p2p_feed(&a_pr, &j_pr),
+        msg_id: "m-1".into(),
+        from: a_pr.clone(),
+        to: j_pr.clone(),
+        created_ms: 1_700_000_000_000,
+        text: "hi jules".into(),
+        status: None,
+    });
+    if let Term::Tuple(items) = &mut m {
+        items[1] = Term::nil();
+    }
+    a.send(&m).await;
+    let d = jam.recv_until(10).await["d"].clone();
+    assert_eq!(d["content"], "hi jules", "{d}");
+    let dm = d["channel_id"].as_str().unwrap().to_string();
+    jam.send(
+        10,
+        serde_json::json!({"channel_id": dm, "content": "hi back"}),
+        Some("r"),
+    )
+    .await;
+    loop {
+        let (topic, t) = a.recv().await;
+        if let Some(f) = t.record_fields("Message") {
+            if nynja::message_text(&f[9]).as_deref() == Some("hi back") {
+                assert_eq!(topic, nynja::p2p_topic(&a_pr, &j_pr));
+                assert_eq!(f[6].as_text().as_deref(), Some(j_pr.as_str()));
+                break;
+            }
+        }
+    }
+}
