@@ -186,9 +186,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .disable_signals()
         .shutdown_timeout(config.shutdown.timeout_ms.div_ceil(1000));
     let oc = OcContext::new(oc_config(&config));
+    let nynja = NynjaContext::new(nynja_config(&config));
     let dialects = upgrade::Dialects {
         oc: oc.clone(),
         chatnet: Arc::new(chatnet_config(&config)),
+        nynja: nynja.clone(),
     };
     if let Some(addr) = config.listeners.http {
         let listener = bind("http", addr)?;
@@ -244,7 +246,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if let Some(addr) = config.listeners.mqtt {
         let listener = bind("mqtt", addr)?;
-        let (w, ny) = (world.clone(), NynjaContext::new(nynja_config(&config)));
+        let (w, ny) = (world.clone(), nynja.clone());
         builder = builder.listen("mqtt", listener, move || {
             let (w, ny) = (w.clone(), ny.clone());
             fn_service(move |stream: actix_rt::net::TcpStream| {

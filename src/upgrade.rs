@@ -13,15 +13,17 @@ use actix_http::body::{BodySize, BoxBody};
 use actix_http::{h1, ws, Request, Response};
 use actix_rt::net::TcpStream;
 use futures_util::SinkExt;
+use switchboard_actors::nynja::NynjaContext;
 use switchboard_actors::session::chatnet::{ChatnetConfig, ChatnetSession};
 use switchboard_actors::session::jam::JamSession;
+use switchboard_actors::session::mqtt::MqttSession;
 use switchboard_actors::session::originchats::{OcContext, OcSession};
 use switchboard_actors::World;
 
 /// Which listener an upgrade arrived on: the paths differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
-    /// `/ws` (JAM), `/originchats[/<guild id>]`, `/chatnet`.
+    /// `/ws` (JAM), `/originchats[/<guild id>]`, `/chatnet`, `/mqtt`.
     Main,
     /// `/` (OriginChats, as stock clients dial it).
     OriginChats,
@@ -34,18 +36,21 @@ pub enum Listener {
 pub struct Dialects {
     pub oc: Arc<OcContext>,
     pub chatnet: Arc<ChatnetConfig>,
+    pub nynja: Arc<NynjaContext>,
 }
 
 enum Target {
     Jam,
     OriginChats(switchboard_protocols::Id),
     Chatnet,
+    Mqtt,
 }
 
 fn target(world: &World, oc: &OcContext, listener: Listener, path: &str) -> Option<Target> {
     match listener {
         Listener::Main if path == "/ws" => Some(Target::Jam),
         Listener::Main if path == "/chatnet" => Some(Target::Chatnet),
+        Listener::Main if path == "/mqtt" => Some(Target::Mqtt),
         Listener::Chatnet if path == "/" => Some(Target::Chatnet),
         Listener::Main if path.starts_with("/originchats") => {
             oc.guild_for_path(world, path).map(Target::OriginChats)
@@ -86,7 +91,7 @@ pub async fn upgrade(
     mut framed: Framed<TcpStream, h1::Codec>,
 ) -> Result<(), UpgradeError> {
     let found = target(&world, &dialects.oc, listener, req.path()).and_then(|t| match t {
-        Target::Jam | Target::Chatnet => Some((t, None)),
+        Target::Jam | Target::Chatnet | Target::Mqtt => Some((t, None)),
         Target::OriginChats(g) => world
             .guild_shared(g)
             .ok()
@@ -99,8 +104,26 @@ pub async fn upgrade(
             .await
             .map_err(failed);
     };
+    // MQTT clients offer the `mqtt` (or 3.1's `mqttv3.1`) subprotocol and
+    // expect it named back.
+    let offered = req
+        .head()
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .map(str::trim)
+                .find(|p| *p == "mqtt" || *p == "mqttv3.1")
+                .map(str::to_string)
+        });
     let res = match ws::handshake(req.head()) {
-        Ok(mut builder) => builder.finish().drop_body(),
+        Ok(mut builder) => {
+            if let (Target::Mqtt, Some(p)) = (&target, &offered) {
+                builder.insert_header(("sec-websocket-protocol", p.as_str()));
+            }
+            builder.finish().drop_body()
+        }
         Err(e) => {
             let res = Response::from(&e).drop_body();
             return framed
@@ -126,6 +149,9 @@ pub async fn upgrade(
         }
         (Target::Chatnet, _) => {
             ChatnetSession::start(world, dialects.chatnet, framed, peer);
+        }
+        (Target::Mqtt, _) => {
+            MqttSession::start_ws(world, dialects.nynja, framed, peer);
         }
         _ => {
             JamSession::start(world, framed, peer);

@@ -263,3 +263,110 @@ async fn a_direct_message_with_a_jam_user() {
         }
     }
 }
+
+/// `clean_session=false`: what arrives while the client is away is
+/// delivered, in order, after it reconnects.
+#[tokio::test]
+async fn a_persistent_session_gets_what_it_missed() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let (mut b, b_token) = nynja_login(&server, "15550002").await;
+    b.recv_record("Profile").await;
+    let b_cid = b.client_id.clone();
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    let b_pr = format!("15550002_{}", b_cid.trim_start_matches("emqttd_"));
+    b.disconnect().await;
+    // Whether b's old session had closed when these arrive or not, b must
+    // see each exactly once, in order, after it reconnects.
+    for (i, text) in ["while you were away", "second"].iter().enumerate() {
+        let mut m = nynja::message(&MessageView {
+            id: 0,
+            feed: p2p_feed(&a_pr, &b_pr),
+            msg_id: format!("away-{i}"),
+            from: a_pr.clone(),
+            to: b_pr.clone(),
+            created_ms: 1_700_000_000_000,
+            text: text.to_string(),
+            status: None,
+        });
+        if let Term::Tuple(items) = &mut m {
+            items[1] = Term::nil();
+        }
+        a.send(&m).await;
+        a.recv_record("Message").await;
+    }
+    let mut b = Ny::connect(&server, &b_cid, Some(&b_token)).await;
+    assert!(b.session_present, "the session was kept");
+    b.recv_record("Profile").await;
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        let (topic, m) = b.recv_record("Message").await;
+        assert_eq!(topic, nynja::p2p_topic(&a_pr, &b_pr));
+        let f = m.record_fields("Message").unwrap();
+        texts.push(nynja::message_text(&f[9]).unwrap_or_default());
+    }
+    assert_eq!(texts, ["while you were away", "second"]);
+    // A clean session starts empty and says so.
+    b.disconnect().await;
+    let b2 = Ny::try_connect(&server, &b_cid, Some(&b_token), true)
+        .await
+        .unwrap();
+    assert!(!b2.session_present);
+}
+
+/// MQTT over WebSocket at `/mqtt`: the same session, the same records.
+#[tokio::test]
+async fn mqtt_over_websocket() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let (b, b_token) = nynja_login(&server, "15550002").await;
+    let b_cid = b.client_id.clone();
+    b.disconnect().await;
+    let mut b = Ny::connect_ws(&server, &b_cid, Some(&b_token)).await;
+    b.recv_record("Profile").await;
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    let b_pr = format!("15550002_{}", b_cid.trim_start_matches("emqttd_"));
+    let mut m = nynja::message(&MessageView {
+        id: 0,
+        feed: p2p_feed(&a_pr, &b_pr),
+        msg_id: "ws-1".into(),
+        from: a_pr.clone(),
+        to: b_pr.clone(),
+        created_ms: 1_700_000_000_000,
+        text: "over websocket".into(),
+        status: None,
+    });
+    if let Term::Tuple(items) = &mut m {
+        items[1] = Term::nil();
+    }
+    a.send(&m).await;
+    let (topic, got) = b.recv_record("Message").await;
+    assert_eq!(topic, nynja::p2p_topic(&a_pr, &b_pr));
+    let f = got.record_fields("Message").unwrap();
+    assert_eq!(
+        nynja::message_text(&f[9]).as_deref(),
+        Some("over websocket")
+    );
+    // And a request from the WebSocket client.
+    b.send(&Term::record(
+        "Profile",
+        [
+            Term::bin("15550002"),
+            Term::nil(),
+            Term::nil(),
+            Term::nil(),
+            Term::Int(0),
+            Term::Int(0),
+            Term::nil(),
+            Term::atom("get"),
+        ],
+    ))
+    .await;
+    let (_, p) = b.recv_record("Profile").await;
+    assert_eq!(
+        p.record_fields("Profile").map(|f| f[7].clone()),
+        Some(Term::atom("get"))
+    );
+}

@@ -178,3 +178,20 @@ pub fn contact_view(world: &World, user: &User, online: bool, status: &str) -> C
         status: status.to_string(),
     }
 }
+
+fn persistent_key(user: Id) -> String {
+    format!("nynja/persistent/{user}")
+}
+
+/// The ClientId of `user`'s persistent NYNJA session, if it has one.
+pub fn persistent_client(world: &World, user: Id) -> Option<String> {
+    let bytes = world.store.meta_get(&persistent_key(user)).ok().flatten()?;
+    String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+}
+
+/// Records (or, with `None`, forgets) `user`'s persistent session.
+pub fn set_persistent_client(world: &World, user: Id, client_id: Option<&str>) {
+    let _ = world
+        .store
+        .meta_put(&persistent_key(user), client_id.unwrap_or("").as_bytes());
+}

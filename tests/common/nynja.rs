@@ -16,6 +16,8 @@ pub struct Ny {
     pub client_id: String,
     /// Publishes that arrived while a send was being driven out.
     early: std::collections::VecDeque<(String, Term)>,
+    /// CONNACK's session-present flag.
+    pub session_present: bool,
 }
 
 impl Ny {
@@ -27,7 +29,26 @@ impl Ny {
         clean: bool,
     ) -> Result<Ny, ConnectReturnCode> {
         let addr = server.mqtt.expect("the mqtt listener was announced");
-        let mut opts = MqttOptions::new(client_id, addr.ip().to_string(), addr.port());
+        let opts = MqttOptions::new(client_id, addr.ip().to_string(), addr.port());
+        Ny::connect_with(opts, client_id, password, clean).await
+    }
+
+    /// MQTT over WebSocket at `/mqtt` on the main port.
+    pub async fn connect_ws(server: &TestServer, client_id: &str, password: Option<&str>) -> Ny {
+        let url = format!("ws://{}/mqtt", server.http);
+        let mut opts = MqttOptions::new(client_id, url, server.http.port());
+        opts.set_transport(rumqttc::Transport::Ws);
+        Ny::connect_with(opts, client_id, password, false)
+            .await
+            .unwrap_or_else(|code| panic!("{client_id}: CONNACK {code:?}"))
+    }
+
+    async fn connect_with(
+        mut opts: MqttOptions,
+        client_id: &str,
+        password: Option<&str>,
+        clean: bool,
+    ) -> Result<Ny, ConnectReturnCode> {
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_clean_session(clean);
         if let Some(p) = password {
@@ -48,6 +69,7 @@ impl Ny {
                         eventloop,
                         client_id: client_id.to_string(),
                         early: Default::default(),
+                        session_present: ack.session_present,
                     });
                 }
                 Ok(_) => continue,
@@ -113,7 +135,7 @@ impl Ny {
     }
 
     /// The next publish whose term is the record (or tuple tag) `name`,
-    /// past contact pushes and acks.
+    /// past contact pushes, acks and repeated Profile pushes.
     pub async fn recv_record(&mut self, name: &str) -> (String, Term) {
         loop {
             let (topic, term) = self.recv().await;
@@ -121,8 +143,12 @@ impl Ny {
                 return (topic, term);
             }
             assert!(
-                matches!(term.record_name(), Some("Contact") | Some("Ack"))
-                    || topic.starts_with("ac/"),
+                // A Profile init a persistent session had not acknowledged
+                // comes again after a reconnect.
+                matches!(
+                    term.record_name(),
+                    Some("Contact") | Some("Ack") | Some("Profile")
+                ) || topic.starts_with("ac/"),
                 "{}: expected {name}, got {topic} {term:?}",
                 self.client_id
             );

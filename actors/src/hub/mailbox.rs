@@ -73,9 +73,52 @@ impl Hub {
         }
     }
 
+    /// What NYNJA clients with a persistent session (`clean_session=false`)
+    /// would have been sent while they are away waits in their queue.
+    fn hold_for_nynja(&self, users: &[Id], env: &Arc<Envelope>) {
+        let absent: Vec<Id> = users
+            .iter()
+            .copied()
+            .filter(|u| {
+                !self
+                    .by_user
+                    .get(u)
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s.dialect == Dialect::Nynja)
+            })
+            .collect();
+        self.hold_nynja_regardless(&absent, env);
+    }
+
+    /// Queues `env` for the persistent NYNJA sessions of `users`.
+    pub(super) fn hold_nynja_regardless(&self, users: &[Id], env: &Arc<Envelope>) {
+        for u in users {
+            let Some(client_id) = crate::nynja::persistent_client(&self.world, *u) else {
+                continue;
+            };
+            let Ok(user) = self.world.user(*u) else {
+                continue;
+            };
+            for (topic, payload) in
+                crate::session::mqtt::publishes_for(&self.world, &user, &env.event)
+            {
+                let seq = self.world.ids.next();
+                if let Err(e) = self
+                    .world
+                    .store
+                    .nynja_queue_push(&client_id, seq, &topic, &payload)
+                {
+                    warn!(error = %e, "nynja queue write failed");
+                }
+            }
+        }
+    }
+
     /// Direct messages for chat-network users who are away wait in their
     /// mailbox (the dialect has no history to read them back from).
     pub(super) fn hold_for_absent(&self, users: &[Id], env: &Arc<Envelope>) {
+        self.hold_for_nynja(users, env);
         let Event::MessageCreate(fm) = &env.event else {
             return;
         };
@@ -165,5 +208,28 @@ impl Handler<Subscribe> for Hub {
             <Hub as Handler<super::Online>>::handle(self, super::Online(session), ctx);
         }
         out
+    }
+}
+
+/// A persistent NYNJA session reconnected: what waited for it, in order,
+/// and the session live from the same step.
+#[derive(Message)]
+#[rtype(result = "Vec<(String, Vec<u8>)>")]
+pub struct NynjaOnline {
+    pub session: SessionHandle,
+    pub client_id: String,
+}
+
+impl Handler<NynjaOnline> for Hub {
+    type Result = MessageResult<NynjaOnline>;
+
+    fn handle(&mut self, msg: NynjaOnline, ctx: &mut Self::Context) -> Self::Result {
+        let waiting = self
+            .world
+            .store
+            .nynja_queue_take(&msg.client_id)
+            .unwrap_or_default();
+        <Hub as Handler<super::Online>>::handle(self, super::Online(msg.session), ctx);
+        MessageResult(waiting)
     }
 }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use actix::prelude::*;
 use switchboard_protocols::command::Command;
 use switchboard_protocols::event::{Envelope, Event};
-use switchboard_protocols::model::{Channel, ChannelKind, Presence, Status};
+use switchboard_protocols::model::{Channel, ChannelKind, Dialect, Presence, Status};
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
 mod mailbox;
 
-pub use mailbox::{Drained, InviteStep, Relay, Subscribe, MAILBOX_BATCH};
+pub use mailbox::{Drained, InviteStep, NynjaOnline, Relay, Subscribe, MAILBOX_BATCH};
 
 use crate::session::handle::{Control, SessionHandle};
 use crate::voice::UserGone;
@@ -48,12 +48,20 @@ impl Hub {
 
     fn deliver(&self, users: impl IntoIterator<Item = Id>, env: &Arc<Envelope>) -> u64 {
         let mut n = 0;
+        let mut missed = Vec::new();
         for u in users {
             for s in self.by_user.get(&u).into_iter().flatten() {
                 if s.offer(env) {
                     n += 1;
+                } else if s.dialect == Dialect::Nynja {
+                    // A NYNJA session that just closed: a persistent one
+                    // must not lose what it was being sent.
+                    missed.push(u);
                 }
             }
+        }
+        if !missed.is_empty() {
+            self.hold_nynja_regardless(&missed, env);
         }
         n
     }

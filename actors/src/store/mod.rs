@@ -28,6 +28,7 @@ mod history;
 mod keys;
 mod members;
 mod messages;
+mod nynja;
 mod users;
 mod v0;
 
@@ -159,6 +160,7 @@ struct Trees {
     chatnet_users: sled::Tree,
     chatnet_outbox: sled::Tree,
     v0_msg_ids: sled::Tree,
+    nynja_outbox: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -228,6 +230,7 @@ impl Store {
             chatnet_users: open("chatnet_users")?,
             chatnet_outbox: open("chatnet_outbox")?,
             v0_msg_ids: open("v0_msg_ids")?,
+            nynja_outbox: open("nynja_outbox")?,
             meta: open("meta")?,
         };
 

@@ -46,6 +46,11 @@ fn p2p_publish(
     ))
 }
 
+/// The publishes `me`'s NYNJA client gets for an event (topic, ETF bytes).
+pub fn publishes_for(world: &World, me: &User, event: &Event) -> Vec<(String, Bytes)> {
+    render(world, me, event)
+}
+
 pub(super) fn render(world: &World, me: &User, event: &Event) -> Vec<(String, Bytes)> {
     match event {
         Event::Nynja { topic, payload } => vec![(topic.clone(), payload.clone())],

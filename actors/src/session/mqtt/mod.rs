@@ -10,13 +10,17 @@
 mod events;
 mod rpc;
 
+pub use events::publishes_for;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_http::ws::{Frame, ProtocolError};
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use switchboard_protocols::etf::{self, Limits, Term};
 use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::mqtt::{
@@ -30,9 +34,10 @@ use tracing::debug;
 use super::handle::{Control, Deliver, SessionHandle, Wake};
 use super::ready::go_offline;
 use super::tcp::TcpOut;
+use super::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::accounts;
-use crate::hub::{Attach, Online};
-use crate::nynja::{phone_of, NynjaContext};
+use crate::hub::{Attach, NynjaOnline};
+use crate::nynja::{persistent_client, phone_of, set_persistent_client, NynjaContext};
 use crate::world::World;
 
 /// Seconds a connection has to send CONNECT.
@@ -47,12 +52,43 @@ enum Role {
     User(Arc<User>),
 }
 
+/// Where the bytes go: a TCP socket, or binary WebSocket frames (`/mqtt`).
+enum MqttOut {
+    Tcp(TcpOut),
+    Ws(WsOut),
+}
+
+impl MqttOut {
+    fn send(&self, bytes: Vec<u8>) -> Result<(), ()> {
+        match self {
+            MqttOut::Tcp(t) => t.send(bytes).map_err(|_| ()),
+            MqttOut::Ws(w) => w.binary(Bytes::from(bytes)).map_err(|_| ()),
+        }
+    }
+
+    fn close(&mut self) {
+        match self {
+            MqttOut::Tcp(t) => t.close(),
+            MqttOut::Ws(w) => w.close(1000, ""),
+        }
+    }
+
+    fn is_closing(&self) -> bool {
+        match self {
+            MqttOut::Tcp(t) => t.is_closing(),
+            MqttOut::Ws(w) => w.is_closing(),
+        }
+    }
+}
+
 pub struct MqttSession {
     id: u64,
     world: Arc<World>,
     ctx: Arc<NynjaContext>,
     peer: SocketAddr,
-    out: TcpOut,
+    out: MqttOut,
+    /// WebSocket frames to MQTT bytes (WebSocket only).
+    assembler: Option<Assembler>,
     inbuf: BytesMut,
     codec: mqtt::Codec,
     client_id: String,
@@ -65,6 +101,8 @@ pub struct MqttSession {
     /// Client QoS 2 packet ids between PUBLISH and PUBREL: a resend is not
     /// handled twice.
     incoming_qos2: HashSet<u16>,
+    /// `clean_session=false`: what this client misses waits for it.
+    persistent: bool,
 }
 
 impl MqttSession {
@@ -78,26 +116,58 @@ impl MqttSession {
         world.metrics.connection_opened(Dialect::Nynja);
         let w = world.clone();
         let on_closed = move || w.metrics.connection_closed(Dialect::Nynja);
-        let max = ctx.config.max_packet;
         MqttSession::create(move |c| {
             c.add_stream(FramedRead::new(read, BytesCodec::new()));
-            MqttSession {
-                id: world.next_session_id(),
-                out: TcpOut::start(write, world.config.pending_bytes, on_closed),
-                world,
-                ctx,
-                peer,
-                inbuf: BytesMut::new(),
-                codec: mqtt::codec(max),
-                client_id: String::new(),
-                role: None,
-                keep_alive: Duration::ZERO,
-                last_heard: Instant::now(),
-                next_pkid: 1,
-                inflight: HashMap::new(),
-                incoming_qos2: HashSet::new(),
-            }
+            let out = TcpOut::start(write, world.config.pending_bytes, on_closed);
+            MqttSession::new(world, ctx, peer, MqttOut::Tcp(out), None)
         })
+    }
+
+    /// MQTT over WebSocket (`/mqtt` on the main port).
+    pub fn start_ws(
+        world: Arc<World>,
+        ctx: Arc<NynjaContext>,
+        framed: WsFramed,
+        peer: SocketAddr,
+    ) -> Addr<MqttSession> {
+        let (sink, stream) = framed.split();
+        world.metrics.connection_opened(Dialect::Nynja);
+        let w = world.clone();
+        let on_closed = move || w.metrics.connection_closed(Dialect::Nynja);
+        MqttSession::create(move |c| {
+            c.add_stream(stream);
+            let out = WsOut::start(sink, world.config.pending_bytes, on_closed);
+            let assembler = Assembler::new(ctx.config.max_packet);
+            MqttSession::new(world, ctx, peer, MqttOut::Ws(out), Some(assembler))
+        })
+    }
+
+    fn new(
+        world: Arc<World>,
+        ctx: Arc<NynjaContext>,
+        peer: SocketAddr,
+        out: MqttOut,
+        assembler: Option<Assembler>,
+    ) -> MqttSession {
+        let max = ctx.config.max_packet;
+        MqttSession {
+            id: world.next_session_id(),
+            out,
+            assembler,
+            world,
+            ctx,
+            peer,
+            inbuf: BytesMut::new(),
+            codec: mqtt::codec(max),
+            client_id: String::new(),
+            role: None,
+            keep_alive: Duration::ZERO,
+            last_heard: Instant::now(),
+            next_pkid: 1,
+            inflight: HashMap::new(),
+            incoming_qos2: HashSet::new(),
+            persistent: false,
+        }
     }
 
     fn write(&mut self, c: &mut Context<Self>, packet: Packet) {
@@ -173,18 +243,35 @@ impl MqttSession {
             return refuse(self, c, ConnectReturnCode::NotAuthorized);
         }
         self.role = Some(Role::User(user.clone()));
+        self.persistent = !connect.clean_session;
+        let had_session =
+            persistent_client(&self.world, user.id).as_deref() == Some(self.client_id.as_str());
+        if self.persistent {
+            set_persistent_client(&self.world, user.id, Some(&self.client_id));
+        } else {
+            set_persistent_client(&self.world, user.id, None);
+            let _ = self.world.store.nynja_queue_clear(&self.client_id);
+        }
+        let present = self.persistent && had_session;
         self.write(
             c,
-            Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)),
+            Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, present)),
         );
-        let _ = self
-            .world
-            .store
-            .meta_put(&format!("nynja/client/{}", self.client_id), b"");
-        self.world.hub().do_send(Online(self.handle_of(c, &user)));
         // The roster the client starts from.
         let init = rpc::profile_init(&self.world, &user);
         self.reply(c, &init);
+        // Live from the step that hands over what waited, so nothing is
+        // lost or reordered between the two.
+        let online = NynjaOnline {
+            session: self.handle_of(c, &user),
+            client_id: self.client_id.clone(),
+        };
+        let req = self.world.hub().send(online);
+        c.wait(req.into_actor(self).map(|waiting, act, c| {
+            for (topic, payload) in waiting.unwrap_or_default() {
+                act.publish(c, &topic, Bytes::from(payload));
+            }
+        }));
         debug!(session = self.id, user = %user.id, phone = %phone_of(&self.world, &user), "nynja logged in");
     }
 
@@ -235,7 +322,12 @@ impl MqttSession {
             Packet::PubAck(a) => {
                 self.inflight.remove(&a.pkid);
             }
-            Packet::PubRec(r) => self.write(c, Packet::PubRel(PubRel::new(r.pkid))),
+            Packet::PubRec(r) => {
+                // Received: only the release remains, so a reconnect does
+                // not deliver it again.
+                self.inflight.remove(&r.pkid);
+                self.write(c, Packet::PubRel(PubRel::new(r.pkid)));
+            }
             Packet::PubComp(p) => {
                 self.inflight.remove(&p.pkid);
             }
@@ -284,6 +376,19 @@ impl Actor for MqttSession {
             Some(Role::User(u)) => Some(u.id),
             _ => None,
         };
+        // Unacknowledged publishes of a persistent session are sent again
+        // after the reconnect (before anything that arrives meanwhile).
+        if self.persistent {
+            let mut unacked: Vec<_> = self.inflight.drain().collect();
+            unacked.sort_by_key(|(pkid, _)| *pkid);
+            for (_, p) in unacked {
+                let seq = self.world.ids.next();
+                let _ =
+                    self.world
+                        .store
+                        .nynja_queue_push(&self.client_id, seq, &p.topic, &p.payload);
+            }
+        }
         go_offline(&self.world, self.id, user, &[]);
         debug!(session = self.id, "mqtt disconnected");
     }
@@ -294,7 +399,45 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for MqttSession {
         let Ok(chunk) = item else {
             return self.close(c, "read error");
         };
-        self.inbuf.extend_from_slice(&chunk);
+        self.feed(c, &chunk);
+    }
+
+    fn finished(&mut self, c: &mut Self::Context) {
+        c.stop();
+    }
+}
+
+impl StreamHandler<Result<Frame, ProtocolError>> for MqttSession {
+    fn handle(&mut self, item: Result<Frame, ProtocolError>, c: &mut Self::Context) {
+        let (MqttOut::Ws(out), Some(assembler)) = (&self.out, self.assembler.as_mut()) else {
+            return;
+        };
+        if out.is_closing() {
+            return;
+        }
+        match assembler.receive(out, item) {
+            Received::Binary(b) => self.feed(c, &b),
+            Received::Nothing => {}
+            Received::Text(_) | Received::TooLarge => {
+                self.close(c, "MQTT travels in binary frames")
+            }
+            Received::SlowConsumer => {
+                self.world.metrics.slow_consumer();
+                self.close(c, "slow consumer");
+            }
+            Received::Closed { .. } => self.close(c, "websocket closed"),
+        }
+    }
+
+    fn finished(&mut self, c: &mut Self::Context) {
+        c.stop();
+    }
+}
+
+impl MqttSession {
+    /// Bytes from either transport, decoded into packets.
+    fn feed(&mut self, c: &mut Context<Self>, chunk: &[u8]) {
+        self.inbuf.extend_from_slice(chunk);
         loop {
             if self.out.is_closing() {
                 return;
@@ -309,10 +452,6 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for MqttSession {
                 Err(e) => return self.close(c, &e.to_string()),
             }
         }
-    }
-
-    fn finished(&mut self, c: &mut Self::Context) {
-        c.stop();
     }
 }
 
