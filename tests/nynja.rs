@@ -370,3 +370,148 @@ async fn mqtt_over_websocket() {
         Some(Term::atom("get"))
     );
 }
+
+fn room_message(feed: Term, from: &str, to: &str, msg_id: &str, text: &str) -> Term {
+    let mut m = nynja::message(&MessageView {
+        id: 0,
+        feed,
+        msg_id: msg_id.into(),
+        from: from.into(),
+        to: to.into(),
+        created_ms: 1_700_000_000_000,
+        text: text.into(),
+        status: None,
+    });
+    if let Term::Tuple(items) = &mut m {
+        items[1] = Term::nil();
+    }
+    m
+}
+
+/// A group room: created with its members, announced on their `ses/`,
+/// talked in on `room/<id>`, read back with History.
+#[tokio::test]
+async fn create_a_room_and_talk_in_it() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let (mut b, _) = nynja_login(&server, "15550002").await;
+    b.recv_record("Profile").await;
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    let b_pr = format!("15550002_{}", b.client_id.trim_start_matches("emqttd_"));
+    let members = vec![nynja::member(0, "room-1", &b_pr, "B", "member")];
+    let create = nynja::room(
+        "room-1",
+        "Test group",
+        members,
+        Vec::new(),
+        "group",
+        0,
+        "create",
+    );
+    a.send(&create).await;
+    for ny in [&mut a, &mut b] {
+        let (topic, room) = ny.recv_record("Room").await;
+        assert!(topic.starts_with("ses/"), "{topic}");
+        let f = room.record_fields("Room").expect("a Room");
+        assert_eq!(f.len(), 18);
+        assert_eq!(f[0].as_text().as_deref(), Some("room-1"));
+        assert_eq!(f[8], Term::atom("group"));
+        assert_eq!(f[5].as_list().map(<[Term]>::len), Some(2));
+    }
+    let feed = nynja::muc_feed("room-1");
+    a.send(&room_message(
+        feed.clone(),
+        &a_pr,
+        "room-1",
+        "r-1",
+        "hello room",
+    ))
+    .await;
+    for ny in [&mut a, &mut b] {
+        let (topic, m) = ny.recv_record("Message").await;
+        assert_eq!(topic, "room/room-1");
+        let f = m.record_fields("Message").unwrap();
+        assert_eq!(f[2], feed);
+        assert_eq!(nynja::message_text(&f[9]).as_deref(), Some("hello room"));
+    }
+    b.send(&Term::record("Room", {
+        let mut f = vec![Term::nil(); 18];
+        f[0] = Term::bin("room-1");
+        f[17] = Term::atom("get");
+        f
+    }))
+    .await;
+    let (_, got) = b.recv_record("Room").await;
+    assert_eq!(got.record_fields("Room").unwrap()[17], Term::atom("get"));
+    b.send(&Term::record(
+        "History",
+        [
+            Term::bin(&b_pr),
+            feed.clone(),
+            Term::Int(-10),
+            Term::Int(0),
+            Term::nil(),
+            Term::atom("get"),
+        ],
+    ))
+    .await;
+    let (_, page) = b.recv_record("History").await;
+    assert_eq!(
+        page.record_fields("History").unwrap()[4]
+            .as_list()
+            .map(<[Term]>::len),
+        Some(1)
+    );
+    // Someone not in the room cannot talk in it.
+    let (mut c, _) = nynja_login(&server, "15550003").await;
+    c.recv_record("Profile").await;
+    let c_pr = format!("15550003_{}", c.client_id.trim_start_matches("emqttd_"));
+    c.send(&room_message(feed, &c_pr, "room-1", "r-2", "let me in"))
+        .await;
+    assert_eq!(c.recv().await.1, io_error("invalid_data"));
+}
+
+/// NYNJA × JAM in a default-guild channel (a room of type `channel`).
+#[tokio::test]
+async fn a_default_guild_channel_with_a_jam_user() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let mut jam = Jam::register(&server, "jules").await;
+    let general = jam.lobby().general;
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    let feed = nynja::muc_feed(&general);
+    a.send(&room_message(
+        feed.clone(),
+        &a_pr,
+        &general,
+        "g-1",
+        "hello general",
+    ))
+    .await;
+    let d = jam.recv_until(10).await["d"].clone();
+    assert_eq!(
+        (&d["channel_id"], &d["content"]),
+        (
+            &serde_json::json!(general),
+            &serde_json::json!("hello general")
+        ),
+        "{d}"
+    );
+    jam.send(
+        10,
+        serde_json::json!({"channel_id": general, "content": "hi from jam"}),
+        Some("g"),
+    )
+    .await;
+    loop {
+        let (topic, m) = a.recv_record("Message").await;
+        let f = m.record_fields("Message").unwrap();
+        if nynja::message_text(&f[9]).as_deref() == Some("hi from jam") {
+            assert_eq!(topic, format!("room/{general}"));
+            assert_eq!(f[2], feed);
+            break;
+        }
+    }
+}

@@ -195,3 +195,38 @@ pub fn set_persistent_client(world: &World, user: Id, client_id: Option<&str>) {
         .store
         .meta_put(&persistent_key(user), client_id.unwrap_or("").as_bytes());
 }
+
+/// The NYNJA room id of a channel: the id a NYNJA client gave it, or the
+/// channel id.
+pub fn room_id_of(world: &World, channel: Id) -> String {
+    world
+        .store
+        .meta_get(&format!("nynja/roomid/{channel}"))
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| channel.to_string())
+}
+
+/// The channel behind a NYNJA room id.
+pub fn channel_of_room(world: &World, room: &str) -> Option<Id> {
+    if let Some(b) = world
+        .store
+        .meta_get(&format!("nynja/room/{room}"))
+        .ok()
+        .flatten()
+    {
+        return Id::from_be_slice(&b);
+    }
+    room.parse().ok().map(Id)
+}
+
+/// Names a channel with the room id a NYNJA client chose.
+pub fn bind_room(world: &World, room: &str, channel: Id) -> Result<(), crate::store::StoreError> {
+    world
+        .store
+        .meta_put(&format!("nynja/room/{room}"), &channel.to_be_bytes())?;
+    world
+        .store
+        .meta_put(&format!("nynja/roomid/{channel}"), room.as_bytes())
+}

@@ -434,7 +434,7 @@ impl World {
                 let user = caller.user.clone();
                 Box::pin(async move { guild::join_guild(&world, user, invite.guild_id).await })
             }
-            C::OpenDm { .. } | C::SetPresence { .. } => {
+            C::OpenDm { .. } | C::CreateGroup { .. } | C::SetPresence { .. } => {
                 let req = self.hub().send(HubCmd { caller, command });
                 Box::pin(async move { req.await.map_err(mailbox_error)? })
             }

@@ -246,6 +246,11 @@ pub enum Command {
     LeaveGuild {
         guild_id: Id,
     },
+    /// Creates a group channel of the caller and `members`.
+    CreateGroup {
+        name: String,
+        members: Vec<Id>,
+    },
     OpenDm {
         recipient: Id,
     },

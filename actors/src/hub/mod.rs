@@ -123,6 +123,47 @@ impl Hub {
         self.status.get(&user).copied().unwrap_or(Status::Online)
     }
 
+    /// A group channel of the caller and `members` (at most 100 people).
+    fn create_group(
+        &mut self,
+        caller: &Caller,
+        name: &str,
+        members: Vec<Id>,
+    ) -> GatewayResult<Channel> {
+        let me = caller.id();
+        let mut recipients = vec![me];
+        for m in members {
+            self.world.user(m)?;
+            if !recipients.contains(&m) {
+                recipients.push(m);
+            }
+        }
+        if recipients.len() > 100 {
+            return Err(GatewayError::invalid("A group has at most 100 members"));
+        }
+        let name: String = name.trim().chars().take(100).collect();
+        let channel = Channel {
+            id: self.world.ids.next(),
+            guild_id: None,
+            category_id: None,
+            name,
+            kind: ChannelKind::Group,
+            topic: String::new(),
+            position: 0,
+            encrypted: false,
+            recipients,
+            overwrites: Vec::new(),
+            created_at: now_ms(),
+            thread: None,
+        };
+        let store = &self.world.store;
+        store.put_channel(&channel)?;
+        for r in &channel.recipients {
+            store.add_user_dm(*r, channel.id)?;
+        }
+        Ok(channel)
+    }
+
     fn open_dm(&mut self, caller: &Caller, recipient: Id) -> GatewayResult<(Channel, bool)> {
         let me = caller.id();
         if recipient == me {
@@ -341,6 +382,31 @@ impl Handler<HubCmd> for Hub {
                     self.broadcast_presence(me, after.0);
                 }
                 Box::pin(async { Ok(Reply::Done) })
+            }
+            Command::CreateGroup { name, members } => {
+                let created = self.create_group(&caller, &name, members);
+                let commit = self.world.store.commit();
+                let deliveries: Vec<SessionHandle> = match &created {
+                    Ok(c) => c
+                        .recipients
+                        .iter()
+                        .flat_map(|u| self.by_user.get(u).into_iter().flatten().cloned())
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                let env = created
+                    .as_ref()
+                    .ok()
+                    .map(|c| caller.envelope(Event::ChannelCreate(c.clone())));
+                Box::pin(async move {
+                    commit.await?;
+                    if let Some(env) = env {
+                        for s in deliveries {
+                            s.offer(&env);
+                        }
+                    }
+                    created.map(Reply::Channel)
+                })
             }
             Command::OpenDm { recipient } => {
                 let opened = self.open_dm(&caller, recipient);

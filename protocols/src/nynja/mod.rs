@@ -323,3 +323,69 @@ pub fn message_text(files: &Term) -> Option<String> {
     }
     Some(out.join("\n"))
 }
+
+/// `{muc, RoomId}`.
+pub fn muc_feed(room: &str) -> Term {
+    Term::tuple([Term::atom("muc"), Term::bin(room)])
+}
+
+/// A 2019 Member (18-tuple) of room `room`.
+pub fn member(id: i64, room: &str, phone_roster: &str, names: &str, status: &str) -> Term {
+    Term::record(
+        "Member",
+        [
+            Term::Int(id),
+            Term::atom("chain"),
+            muc_feed(room),
+            Term::nil(),
+            Term::nil(),
+            Term::nil(),
+            Term::bin(phone_roster),
+            Term::nil(),
+            Term::bin(names),
+            Term::nil(),
+            Term::nil(),
+            Term::Int(0),
+            Term::Int(0),
+            Term::nil(),
+            Term::nil(),
+            Term::atom("offline"),
+            Term::atom(status),
+        ],
+    )
+}
+
+/// A 2019 Room (19-tuple).
+pub fn room(
+    id: &str,
+    name: &str,
+    members: Vec<Term>,
+    admins: Vec<Term>,
+    kind: &str,
+    created_ms: i64,
+    status: &str,
+) -> Term {
+    Term::record(
+        "Room",
+        [
+            Term::bin(id),
+            Term::bin(name),
+            Term::nil(),
+            Term::nil(),
+            Term::nil(),
+            Term::List(members),
+            Term::List(admins),
+            Term::nil(),
+            Term::atom(kind),
+            Term::nil(),
+            Term::Int(0),
+            Term::Int(0),
+            Term::nil(),
+            Term::nil(),
+            Term::nil(),
+            Term::Int(0),
+            Term::Int(created_ms),
+            Term::atom(status),
+        ],
+    )
+}

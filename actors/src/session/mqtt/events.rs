@@ -5,31 +5,69 @@
 use bytes::Bytes;
 use switchboard_protocols::etf::{self, Term};
 use switchboard_protocols::event::{Event, FullMessage};
-use switchboard_protocols::model::User;
+use switchboard_protocols::model::{ChannelKind, User};
 use switchboard_protocols::nynja::{self, MessageView};
 
-use crate::nynja::phone_roster_of;
+use crate::nynja::{phone_roster_of, room_id_of};
 use crate::world::World;
 
-/// A stored direct message as a 2019 Message record.
-pub(super) fn message_term(world: &World, fm: &FullMessage, status: Option<&'static str>) -> Term {
+/// Where a stored message goes and how it looks: a direct message on
+/// `p2p/A/B` with a `{p2p,A,B}` feed; a group or a default-guild text
+/// channel on `room/<id>` with a `{muc,Id}` feed. None for the rest.
+pub(super) fn placed(
+    world: &World,
+    fm: &FullMessage,
+    status: Option<&'static str>,
+) -> Option<(String, Term)> {
+    let channel = world.store.channel(fm.message.channel_id).ok().flatten()?;
     let from = phone_roster_of(world, &fm.author);
-    let channel = world.store.channel(fm.message.channel_id).ok().flatten();
-    let to = channel
-        .and_then(|c| c.recipients.into_iter().find(|r| *r != fm.author.id))
-        .and_then(|r| world.user(r).ok())
-        .map(|u| phone_roster_of(world, &u))
-        .unwrap_or_else(|| from.clone());
-    nynja::message(&MessageView {
+    let (topic, feed, to) = match channel.kind {
+        ChannelKind::Dm => {
+            let to = channel
+                .recipients
+                .iter()
+                .find(|r| **r != fm.author.id)
+                .and_then(|r| world.user(*r).ok())
+                .map(|u| phone_roster_of(world, &u))
+                .unwrap_or_else(|| from.clone());
+            (
+                nynja::p2p_topic(&from, &to),
+                nynja::p2p_feed(&from, &to),
+                to,
+            )
+        }
+        ChannelKind::Group => {
+            let room = room_id_of(world, channel.id);
+            (format!("room/{room}"), nynja::muc_feed(&room), room)
+        }
+        ChannelKind::Text
+            if channel.thread.is_none()
+                && channel.guild_id.is_some()
+                && channel.guild_id == world.default_guild() =>
+        {
+            let room = room_id_of(world, channel.id);
+            (format!("room/{room}"), nynja::muc_feed(&room), room)
+        }
+        _ => return None,
+    };
+    let term = nynja::message(&MessageView {
         id: fm.message.id.0 as i64,
-        feed: nynja::p2p_feed(&from, &to),
+        feed,
         msg_id: fm.message.client_ref.clone().unwrap_or_default(),
         from,
         to,
         created_ms: fm.message.created_at,
         text: fm.message.content.clone(),
         status,
-    })
+    });
+    Some((topic, term))
+}
+
+/// A stored message as a 2019 Message record.
+pub(super) fn message_term(world: &World, fm: &FullMessage, status: Option<&'static str>) -> Term {
+    placed(world, fm, status)
+        .map(|(_, t)| t)
+        .unwrap_or_else(Term::nil)
 }
 
 fn p2p_publish(
@@ -37,13 +75,8 @@ fn p2p_publish(
     fm: &FullMessage,
     status: Option<&'static str>,
 ) -> Option<(String, Bytes)> {
-    let term = message_term(world, fm, status);
-    let fields = term.record_fields("Message")?;
-    let (from, to) = (fields[6].as_text()?, fields[7].as_text()?);
-    Some((
-        nynja::p2p_topic(&from, &to),
-        Bytes::from(etf::encode(&term)),
-    ))
+    let (topic, term) = placed(world, fm, status)?;
+    Some((topic, Bytes::from(etf::encode(&term))))
 }
 
 /// The publishes `me`'s NYNJA client gets for an event (topic, ETF bytes).
@@ -54,12 +87,8 @@ pub fn publishes_for(world: &World, me: &User, event: &Event) -> Vec<(String, By
 pub(super) fn render(world: &World, me: &User, event: &Event) -> Vec<(String, Bytes)> {
     match event {
         Event::Nynja { topic, payload } => vec![(topic.clone(), payload.clone())],
-        Event::MessageCreate(fm) if fm.message.guild_id.is_none() => {
-            p2p_publish(world, fm, None).into_iter().collect()
-        }
-        Event::MessageUpdate(fm) if fm.message.guild_id.is_none() => {
-            p2p_publish(world, fm, Some("edit")).into_iter().collect()
-        }
+        Event::MessageCreate(fm) => p2p_publish(world, fm, None).into_iter().collect(),
+        Event::MessageUpdate(fm) => p2p_publish(world, fm, Some("edit")).into_iter().collect(),
         Event::MessageDelete {
             id,
             channel_id,

@@ -103,6 +103,8 @@ pub struct MqttSession {
     incoming_qos2: HashSet<u16>,
     /// `clean_session=false`: what this client misses waits for it.
     persistent: bool,
+    /// Guilds whose audience this session joined.
+    guilds: Vec<switchboard_protocols::Id>,
 }
 
 impl MqttSession {
@@ -167,6 +169,7 @@ impl MqttSession {
             inflight: HashMap::new(),
             incoming_qos2: HashSet::new(),
             persistent: false,
+            guilds: Vec::new(),
         }
     }
 
@@ -272,6 +275,29 @@ impl MqttSession {
                 act.publish(c, &topic, Bytes::from(payload));
             }
         }));
+        // The default guild's text channels are rooms of type `channel`:
+        // the session hears its guilds.
+        let (world, handle) = (self.world.clone(), self.handle_of(c, &user));
+        let joined = async move {
+            let mut guilds = Vec::new();
+            for g in world
+                .store
+                .guilds_of_user(handle.user_id)
+                .unwrap_or_default()
+            {
+                if let Ok(addr) = world.guild_addr(g) {
+                    if let Ok(Ok(_)) = addr.send(crate::guild::Connect(handle.clone())).await {
+                        guilds.push(g);
+                    }
+                }
+            }
+            guilds
+        };
+        c.wait(
+            joined
+                .into_actor(self)
+                .map(|guilds, act, _| act.guilds = guilds),
+        );
         debug!(session = self.id, user = %user.id, phone = %phone_of(&self.world, &user), "nynja logged in");
     }
 
@@ -389,7 +415,7 @@ impl Actor for MqttSession {
                         .nynja_queue_push(&self.client_id, seq, &p.topic, &p.payload);
             }
         }
-        go_offline(&self.world, self.id, user, &[]);
+        go_offline(&self.world, self.id, user, &self.guilds);
         debug!(session = self.id, "mqtt disconnected");
     }
 }

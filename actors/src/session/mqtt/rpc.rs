@@ -16,7 +16,7 @@ use bytes::Bytes;
 use switchboard_protocols::command::{Command, HistoryQuery, NewMessage};
 use switchboard_protocols::etf::{self, Term};
 use switchboard_protocols::event::{Envelope, Event};
-use switchboard_protocols::model::User;
+use switchboard_protocols::model::{Channel, ChannelKind, User};
 use switchboard_protocols::nynja::{self, Request};
 use switchboard_protocols::Id;
 
@@ -195,6 +195,16 @@ async fn dispatch(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
         ("Friend", Some(step)) => friend(world, &me, r, step).await,
         ("Message", _) => message(world, caller, r).await,
         ("History", Some("get")) => history(world, caller, r).await,
+        ("Room", Some("create")) => room_create(world, caller, r).await,
+        ("Room", Some("get")) => match r.text(0) {
+            Ok(Some(rid)) => match ny::channel_of_room(world, &rid)
+                .and_then(|id| world.store.channel(id).ok().flatten())
+            {
+                Some(c) => vec![room_term(world, &c, "get")],
+                None => vec![nynja::io_error("not_found")],
+            },
+            _ => vec![nynja::io_error("invalid_data")],
+        },
         ("Typing", _) => {
             if let Ok(Some(target)) = r.text(0) {
                 if let Some(other) = ny::user_named(world, &target) {
@@ -356,14 +366,40 @@ async fn dm_channel(world: &Arc<World>, caller: &Caller, other: Id) -> Option<Id
     }
 }
 
-async fn message(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
-    let me = caller.user.clone();
-    let Some(other) = p2p_peer(world, &me, r.field(2)) else {
-        // Rooms (muc feeds) are not carried yet.
-        return vec![nynja::io_error("invalid_data")];
+/// The channel of a `{muc, RoomId}` feed the caller may talk in: a group
+/// they are in, or a text channel of the default guild.
+fn room_channel(world: &World, me: &User, feed: &Term) -> Option<Id> {
+    let Term::Tuple(t) = feed else { return None };
+    if t.len() != 2 || t[0].as_atom() != Some("muc") {
+        return None;
+    }
+    let id = ny::channel_of_room(world, &t[1].as_text()?)?;
+    let channel = world.store.channel(id).ok().flatten()?;
+    let ok = match channel.kind {
+        ChannelKind::Group => channel.recipients.contains(&me.id),
+        ChannelKind::Text => channel.thread.is_none() && channel.guild_id == world.default_guild(),
+        _ => false,
     };
-    let Some(channel_id) = dm_channel(world, &caller, other.id).await else {
-        return vec![nynja::io_error("permission_denied")];
+    ok.then_some(id)
+}
+
+/// The channel a Message or History feed names.
+async fn feed_channel(world: &Arc<World>, caller: &Caller, feed: &Term) -> Result<Id, Term> {
+    if let Some(id) = room_channel(world, &caller.user, feed) {
+        return Ok(id);
+    }
+    let Some(other) = p2p_peer(world, &caller.user, feed) else {
+        return Err(nynja::io_error("invalid_data"));
+    };
+    dm_channel(world, caller, other.id)
+        .await
+        .ok_or_else(|| nynja::io_error("permission_denied"))
+}
+
+async fn message(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
+    let channel_id = match feed_channel(world, &caller, r.field(2)).await {
+        Ok(id) => id,
+        Err(e) => return vec![e],
     };
     let text = nynja::message_text(r.field(9)).unwrap_or_default();
     let msg_id = r.text(5).ok().flatten();
@@ -405,9 +441,11 @@ async fn message(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
 /// pages backwards from `EntityId`, a positive one forwards.
 async fn history(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
     let me = caller.user.clone();
-    let Some(other) = p2p_peer(world, &me, r.field(1)) else {
+    let room = room_channel(world, &me, r.field(1));
+    let peer = p2p_peer(world, &me, r.field(1));
+    if room.is_none() && peer.is_none() {
         return vec![nynja::io_error("invalid_data")];
-    };
+    }
     let size = r.field(2).as_int().unwrap_or(-20);
     let entity = r.field(3).as_int().filter(|n| *n > 0).map(|n| Id(n as u64));
     let limit = size.unsigned_abs().clamp(1, 100) as usize;
@@ -424,7 +462,9 @@ async fn history(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
             ..HistoryQuery::default()
         }
     };
-    let mut list = match world.store.dm_channel(me.id, other.id).ok().flatten() {
+    let channel =
+        room.or_else(|| peer.and_then(|p| world.store.dm_channel(me.id, p.id).ok().flatten()));
+    let mut list = match channel {
         Some(channel_id) => match world
             .execute(caller, Command::History { channel_id, query })
             .await
@@ -442,4 +482,78 @@ async fn history(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
     let mut fields = r.fields.clone();
     fields[4] = Term::List(data);
     vec![Term::record("History", fields)]
+}
+
+/// A channel as a Room: a group (its members) or a default-guild channel.
+fn room_term(world: &World, c: &Channel, status: &str) -> Term {
+    let rid = ny::room_id_of(world, c.id);
+    let members: Vec<Term> = c
+        .recipients
+        .iter()
+        .filter_map(|u| world.user(*u).ok())
+        .map(|u| {
+            nynja::member(
+                u.id.0 as i64,
+                &rid,
+                &phone_roster_of(world, &u),
+                &u.display_name,
+                "member",
+            )
+        })
+        .collect();
+    let kind = if c.kind == ChannelKind::Group {
+        "group"
+    } else {
+        "channel"
+    };
+    let name = if c.name.is_empty() {
+        rid.clone()
+    } else {
+        c.name.clone()
+    };
+    nynja::room(&rid, &name, members, Vec::new(), kind, c.created_at, status)
+}
+
+/// `Room create`: a group channel of the creator and the Members listed,
+/// named by the client's room id; the Room goes to every member's `ses/`.
+async fn room_create(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
+    let (Ok(Some(rid)), Ok(name)) = (r.text(0), r.text(1)) else {
+        return vec![nynja::io_error("invalid_data")];
+    };
+    if ny::channel_of_room(world, &rid)
+        .and_then(|id| world.store.channel(id).ok().flatten())
+        .is_some()
+    {
+        return vec![nynja::io_error("exist")];
+    }
+    let mut members = Vec::new();
+    for m in r.field(5).as_list().unwrap_or_default() {
+        let phone = m
+            .record_fields("Member")
+            .and_then(|f| f.get(6))
+            .and_then(Term::as_text);
+        match phone.and_then(|p| ny::user_named(world, &p)) {
+            Some(u) => members.push(u.id),
+            None => return vec![nynja::io_error("invalid_data")],
+        }
+    }
+    let command = Command::CreateGroup {
+        name: name.unwrap_or_default(),
+        members,
+    };
+    let channel = match world.execute(caller, command).await {
+        Ok(Reply::Channel(c)) => c,
+        _ => return vec![nynja::io_error("invalid_data")],
+    };
+    if ny::bind_room(world, &rid, channel.id).is_err() {
+        return vec![nynja::io_error("internal")];
+    }
+    let _ = world.store.commit().await;
+    let room = room_term(world, &channel, "create");
+    for u in &channel.recipients {
+        if let Ok(user) = world.user(*u) {
+            push(world, vec![*u], ses(world, &user), &room);
+        }
+    }
+    Vec::new()
 }
