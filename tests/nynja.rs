@@ -515,3 +515,111 @@ async fn a_default_guild_channel_with_a_jam_user() {
         }
     }
 }
+
+/// Friends' presence on `ac/`, Roster patch and nick on `ses/`, and the
+/// History read cursor.
+#[tokio::test]
+async fn presence_roster_changes_and_read_cursor() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let (mut b, b_token) = nynja_login(&server, "15550002").await;
+    b.recv_record("Profile").await;
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    let b_cid = b.client_id.clone();
+    let b_pr = format!("15550002_{}", b_cid.trim_start_matches("emqttd_"));
+    a.send(&Term::record(
+        "Friend",
+        [
+            Term::bin(&a_pr),
+            Term::bin(&b_pr),
+            Term::nil(),
+            Term::atom("request"),
+        ],
+    ))
+    .await;
+    b.recv_record("Contact").await;
+    b.send(&Term::record(
+        "Friend",
+        [
+            Term::bin(&b_pr),
+            Term::bin(&a_pr),
+            Term::nil(),
+            Term::atom("confirm"),
+        ],
+    ))
+    .await;
+    b.recv().await;
+    a.recv().await;
+    a.recv().await;
+
+    b.disconnect().await;
+    let presence = |t: &Term| t.record_fields("Contact").map(|f| f[12].clone());
+    loop {
+        let (topic, t) = a.recv().await;
+        if topic == format!("ac/{b_pr}") {
+            assert_eq!(presence(&t), Some(Term::atom("offline")));
+            break;
+        }
+    }
+    let mut b = Ny::connect(&server, &b_cid, Some(&b_token)).await;
+    loop {
+        let (topic, t) = a.recv().await;
+        if topic == format!("ac/{b_pr}") {
+            assert_eq!(presence(&t), Some(Term::atom("online")));
+            break;
+        }
+    }
+
+    // Roster patch and nick.
+    let mut patch = vec![Term::nil(); 13];
+    patch[0] = Term::Int(1);
+    patch[1] = Term::bin("Bea");
+    patch[2] = Term::bin("Trix");
+    patch[12] = Term::atom("patch");
+    b.send(&Term::record("Roster", patch.clone())).await;
+    let (topic, roster) = b.recv_record("Roster").await;
+    assert_eq!(topic, "ses/15550002");
+    assert_eq!(
+        roster.record_fields("Roster").unwrap()[1]
+            .as_text()
+            .as_deref(),
+        Some("Bea Trix")
+    );
+    patch[4] = Term::bin("bea_t");
+    patch[12] = Term::atom("nick");
+    b.send(&Term::record("Roster", patch.clone())).await;
+    let (_, roster) = b.recv_record("Roster").await;
+    assert_eq!(
+        roster.record_fields("Roster").unwrap()[4]
+            .as_text()
+            .as_deref(),
+        Some("bea_t")
+    );
+    patch[4] = Term::bin("no spaces!");
+    b.send(&Term::record("Roster", patch)).await;
+    assert_eq!(b.recv().await.1, io_error("invalid_nick"));
+
+    // The read cursor (of a feed that has messages).
+    let feed = p2p_feed(&a_pr, &b_pr);
+    a.send(&room_message(feed.clone(), &a_pr, &b_pr, "c-1", "read me"))
+        .await;
+    b.recv_record("Message").await;
+    let update = Term::record(
+        "History",
+        [
+            Term::bin(&b_pr),
+            feed,
+            Term::Int(0),
+            Term::Int(42),
+            Term::nil(),
+            Term::atom("update"),
+        ],
+    );
+    b.send(&update).await;
+    let (_, h) = b.recv_record("History").await;
+    assert_eq!(
+        h.record_fields("History").unwrap()[5],
+        Term::atom("updated")
+    );
+}

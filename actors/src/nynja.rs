@@ -172,7 +172,7 @@ pub fn contact_view(world: &World, user: &User, online: bool, status: &str) -> C
         avatar: user.avatar.clone(),
         names: user.display_name.clone(),
         surnames: String::new(),
-        nick: user.username.clone(),
+        nick: nick_of(world, user),
         created_ms: user.created_at,
         online,
         status: status.to_string(),
@@ -229,4 +229,28 @@ pub fn bind_room(world: &World, room: &str, channel: Id) -> Result<(), crate::st
     world
         .store
         .meta_put(&format!("nynja/roomid/{channel}"), room.as_bytes())
+}
+
+/// The nick a NYNJA user chose (`Roster nick`), else the username.
+pub fn nick_of(world: &World, user: &User) -> String {
+    world
+        .store
+        .meta_get(&format!("nynja/nick/{}", user.id))
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| user.username.clone())
+}
+
+/// Sets a NYNJA nick: 2–32 letters, digits or `_`.
+pub fn set_nick(world: &World, user: Id, nick: &str) -> Result<(), &'static str> {
+    let ok = (2..=32).contains(&nick.chars().count())
+        && nick.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err("invalid_nick");
+    }
+    world
+        .store
+        .meta_put(&format!("nynja/nick/{user}"), nick.as_bytes())
+        .map_err(|_| "nick")
 }

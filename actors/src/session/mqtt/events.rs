@@ -5,10 +5,10 @@
 use bytes::Bytes;
 use switchboard_protocols::etf::{self, Term};
 use switchboard_protocols::event::{Event, FullMessage};
-use switchboard_protocols::model::{ChannelKind, User};
+use switchboard_protocols::model::{ChannelKind, Status, User};
 use switchboard_protocols::nynja::{self, MessageView};
 
-use crate::nynja::{phone_roster_of, room_id_of};
+use crate::nynja::{contact_view, phone_roster_of, room_id_of};
 use crate::world::World;
 
 /// Where a stored message goes and how it looks: a direct message on
@@ -87,6 +87,20 @@ pub fn publishes_for(world: &World, me: &User, event: &Event) -> Vec<(String, By
 pub(super) fn render(world: &World, me: &User, event: &Event) -> Vec<(String, Bytes)> {
     match event {
         Event::Nynja { topic, payload } => vec![(topic.clone(), payload.clone())],
+        // Friends' presence, on `ac/<their phone_roster>`.
+        Event::Presence(p)
+            if p.user_id != me.id
+                && matches!(p.status, Status::Online | Status::Offline)
+                && world.store.are_friends(me.id, p.user_id).unwrap_or(false) =>
+        {
+            let Ok(friend) = world.user(p.user_id) else {
+                return Vec::new();
+            };
+            let online = p.status == Status::Online;
+            let contact = nynja::contact(&contact_view(world, &friend, online, "friend"));
+            let topic = format!("ac/{}", phone_roster_of(world, &friend));
+            vec![(topic, Bytes::from(etf::encode(&contact)))]
+        }
         Event::MessageCreate(fm) => p2p_publish(world, fm, None).into_iter().collect(),
         Event::MessageUpdate(fm) => p2p_publish(world, fm, Some("edit")).into_iter().collect(),
         Event::MessageDelete {

@@ -192,6 +192,8 @@ async fn dispatch(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
             vec![Term::Tuple(items)]
         }
         ("Search", _) => search(world, &me, r),
+        ("Roster", Some("patch")) | ("Roster", Some("nick")) => roster_change(world, &me, r).await,
+        ("History", Some("update")) => history_update(world, &me, r),
         ("Friend", Some(step)) => friend(world, &me, r, step).await,
         ("Message", _) => message(world, caller, r).await,
         ("History", Some("get")) => history(world, caller, r).await,
@@ -556,4 +558,64 @@ async fn room_create(world: &Arc<World>, caller: Caller, r: &Request) -> Replies
         }
     }
     Vec::new()
+}
+
+/// `Roster patch` (names, surnames → the display name) and `Roster nick`;
+/// the updated Roster goes to the user's `ses/`.
+async fn roster_change(world: &Arc<World>, me: &Arc<User>, r: &Request) -> Replies {
+    if r.status() == Some("nick") {
+        let Ok(Some(nick)) = r.text(4) else {
+            return vec![nynja::io_error("invalid_nick")];
+        };
+        if let Err(e) = ny::set_nick(world, me.id, &nick) {
+            return vec![nynja::io_error(e)];
+        }
+    } else {
+        let names = r.text(1).ok().flatten().unwrap_or_default();
+        let surnames = r.text(2).ok().flatten().unwrap_or_default();
+        let display = format!("{names} {surnames}")
+            .trim()
+            .chars()
+            .take(100)
+            .collect::<String>();
+        if !display.is_empty() {
+            let mut user = (**me).clone();
+            user.display_name = display;
+            if world.store.update_user(&user).is_err() {
+                return vec![nynja::io_error("internal")];
+            }
+            world.cache_user(user);
+        }
+    }
+    let _ = world.store.commit().await;
+    let Ok(now) = world.user(me.id) else {
+        return vec![nynja::io_error("not_found")];
+    };
+    let view = contact_view(world, &now, true, "");
+    let roster = nynja::roster(now.id.0, &view, &phone_of(world, &now), Vec::new(), "patch");
+    push(world, vec![now.id], ses(world, &now), &roster);
+    Vec::new()
+}
+
+/// `History update`: the read cursor of a feed moves to `entity_id`.
+fn history_update(world: &World, me: &User, r: &Request) -> Replies {
+    let channel = room_channel(world, me, r.field(1)).or_else(|| {
+        p2p_peer(world, me, r.field(1))
+            .and_then(|p| world.store.dm_channel(me.id, p.id).ok().flatten())
+    });
+    let (Some(channel), Some(entity)) = (channel, r.field(3).as_int()) else {
+        return vec![nynja::io_error("invalid_data")];
+    };
+    if world
+        .store
+        .set_last_read(me.id, channel, Id(entity.max(0) as u64))
+        .is_err()
+    {
+        return vec![nynja::io_error("internal")];
+    }
+    let mut fields = r.fields.clone();
+    if let Some(last) = fields.last_mut() {
+        *last = Term::atom("updated");
+    }
+    vec![Term::record("History", fields)]
 }
