@@ -623,3 +623,97 @@ async fn presence_roster_changes_and_read_cursor() {
         Term::atom("updated")
     );
 }
+
+/// Room add, remove, leave, patch and Member patch, announced on
+/// `room/<id>`.
+#[tokio::test]
+async fn room_membership_changes() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let mut users = Vec::new();
+    for phone in ["15550001", "15550002", "15550003"] {
+        let (mut ny, _) = nynja_login(&server, phone).await;
+        ny.recv_record("Profile").await;
+        let pr = format!("{phone}_{}", ny.client_id.trim_start_matches("emqttd_"));
+        users.push((ny, pr));
+    }
+    let (mut a, _) = users.remove(0);
+    let (mut b, b_pr) = users.remove(0);
+    let (mut c, c_pr) = users.remove(0);
+    let member = |pr: &str| nynja::member(0, "room-2", pr, "", "member");
+    let room = |members: Vec<Term>, name: &str, status: &str| {
+        nynja::room("room-2", name, members, Vec::new(), "group", 0, status)
+    };
+    a.send(&room(vec![member(&b_pr)], "Two", "create")).await;
+    a.recv_record("Room").await;
+    b.recv_record("Room").await;
+    let status = |t: &Term| t.record_fields("Room").map(|f| f[17].clone());
+    let size = |t: &Term| {
+        t.record_fields("Room")
+            .and_then(|f| f[5].as_list().map(<[Term]>::len))
+    };
+
+    // Add c: everyone, c included, hears it.
+    a.send(&room(vec![member(&c_pr)], "Two", "add")).await;
+    for ny in [&mut a, &mut b, &mut c] {
+        let (topic, r) = ny.recv_record("Room").await;
+        assert_eq!(topic, "room/room-2");
+        assert_eq!((status(&r), size(&r)), (Some(Term::atom("add")), Some(3)));
+    }
+    // c talks there now.
+    let feed = nynja::muc_feed("room-2");
+    c.send(&room_message(
+        feed.clone(),
+        &c_pr,
+        "room-2",
+        "c-1",
+        "hi all",
+    ))
+    .await;
+    for ny in [&mut a, &mut b, &mut c] {
+        ny.recv_record("Message").await;
+    }
+    // Only the creator removes others.
+    b.send(&room(vec![member(&c_pr)], "Two", "remove")).await;
+    assert_eq!(b.recv().await.1, io_error("permission_denied"));
+    // b leaves.
+    b.send(&room(Vec::new(), "Two", "leave")).await;
+    for ny in [&mut a, &mut b, &mut c] {
+        let (_, r) = ny.recv_record("Room").await;
+        assert_eq!((status(&r), size(&r)), (Some(Term::atom("leave")), Some(2)));
+    }
+    // a renames it; c is removed by a.
+    a.send(&room(Vec::new(), "Renamed", "patch")).await;
+    for ny in [&mut a, &mut c] {
+        let (_, r) = ny.recv_record("Room").await;
+        assert_eq!(
+            r.record_fields("Room").unwrap()[1].as_text().as_deref(),
+            Some("Renamed")
+        );
+    }
+    // Member patch reaches the members.
+    let mut m = nynja::member(0, "room-2", &c_pr, "Cee", "patch");
+    if let Term::Tuple(items) = &mut m {
+        items[17] = Term::atom("patch");
+    }
+    c.send(&m).await;
+    for ny in [&mut a, &mut c] {
+        let (_, got) = ny.recv_record("Member").await;
+        assert_eq!(
+            got.record_fields("Member").unwrap()[8].as_text().as_deref(),
+            Some("Cee")
+        );
+    }
+    a.send(&room(vec![member(&c_pr)], "Renamed", "remove"))
+        .await;
+    for ny in [&mut a, &mut c] {
+        let (_, r) = ny.recv_record("Room").await;
+        assert_eq!(
+            (status(&r), size(&r)),
+            (Some(Term::atom("remove")), Some(1))
+        );
+    }
+    // c is out: its messages there are refused.
+    c.send(&room_message(feed, &c_pr, "room-2", "c-2", "still here?"))
+        .await;
+    assert_eq!(c.recv().await.1, io_error("invalid_data"));
+}

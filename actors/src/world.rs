@@ -364,6 +364,7 @@ impl World {
             | C::Pin { channel_id, .. }
             | C::Typing { channel_id }
             | C::MergeMessage { channel_id, .. }
+            | C::UpdateGroup { channel_id, .. }
             | C::History { channel_id, .. }
             | C::GetMessage { channel_id, .. }
             | C::PutKeyEnvelopes { channel_id, .. }

@@ -246,6 +246,14 @@ pub enum Command {
     LeaveGuild {
         guild_id: Id,
     },
+    /// Changes a group channel: members in or out (its creator removes
+    /// others; anyone may leave), or its name.
+    UpdateGroup {
+        channel_id: Id,
+        add: Vec<Id>,
+        remove: Vec<Id>,
+        name: Option<String>,
+    },
     /// Creates a group channel of the caller and `members`.
     CreateGroup {
         name: String,

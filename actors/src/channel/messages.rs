@@ -357,6 +357,9 @@ impl ChannelActor {
                     "Direct message channels cannot be changed",
                 ));
             }
+            Command::UpdateGroup {
+                add, remove, name, ..
+            } => return self.update_group(&caller, add, remove, name, started),
             other => {
                 return Err(GatewayError::internal(format!(
                     "channel actor cannot handle {other:?}"

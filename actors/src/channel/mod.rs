@@ -22,6 +22,7 @@ use crate::guild::{GuildShared, Prune};
 use crate::hub::DeliverToUsers;
 use crate::world::{Caller, Reply, World};
 
+mod group;
 mod keys;
 mod messages;
 mod queries;

@@ -198,6 +198,10 @@ async fn dispatch(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
         ("Message", _) => message(world, caller, r).await,
         ("History", Some("get")) => history(world, caller, r).await,
         ("Room", Some("create")) => room_create(world, caller, r).await,
+        ("Room", Some(step @ ("add" | "remove" | "leave" | "patch"))) => {
+            room_change(world, caller, r, step).await
+        }
+        ("Member", Some("patch")) => member_patch(world, &me, r),
         ("Room", Some("get")) => match r.text(0) {
             Ok(Some(rid)) => match ny::channel_of_room(world, &rid)
                 .and_then(|id| world.store.channel(id).ok().flatten())
@@ -618,4 +622,83 @@ fn history_update(world: &World, me: &User, r: &Request) -> Replies {
         *last = Term::atom("updated");
     }
     vec![Term::record("History", fields)]
+}
+
+/// The user ids of the Members listed in a Room's `members` field.
+fn member_ids(world: &World, list: &Term) -> Option<Vec<Id>> {
+    list.as_list()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            let phone = m.record_fields("Member")?.get(6)?.as_text()?;
+            ny::user_named(world, &phone).map(|u| u.id)
+        })
+        .collect()
+}
+
+/// `Room add|remove|leave|patch`: the group changes, and the Room (with
+/// the step as status) goes on `room/<id>` to everyone before and after.
+async fn room_change(world: &Arc<World>, caller: Caller, r: &Request, step: &str) -> Replies {
+    let me = caller.user.clone();
+    let Ok(Some(rid)) = r.text(0) else {
+        return vec![nynja::io_error("invalid_data")];
+    };
+    let Some(channel_id) = ny::channel_of_room(world, &rid) else {
+        return vec![nynja::io_error("not_found")];
+    };
+    let Some(listed) = member_ids(world, r.field(5)) else {
+        return vec![nynja::io_error("invalid_data")];
+    };
+    let before = world
+        .store
+        .channel(channel_id)
+        .ok()
+        .flatten()
+        .map(|c| c.recipients)
+        .unwrap_or_default();
+    let (add, remove, name) = match step {
+        "add" => (listed, Vec::new(), None),
+        "remove" => (Vec::new(), listed, None),
+        "leave" => (Vec::new(), vec![me.id], None),
+        _ => (Vec::new(), Vec::new(), r.text(1).ok().flatten()),
+    };
+    let command = Command::UpdateGroup {
+        channel_id,
+        add,
+        remove,
+        name,
+    };
+    let channel = match world.execute(caller, command).await {
+        Ok(Reply::Channel(c)) => c,
+        Err(e) if e.kind == switchboard_protocols::ErrorKind::Forbidden => {
+            return vec![nynja::io_error("permission_denied")]
+        }
+        _ => return vec![nynja::io_error("not_found")],
+    };
+    let _ = world.store.commit().await;
+    let mut users = before;
+    users.extend(channel.recipients.iter().copied());
+    users.sort();
+    users.dedup();
+    push(
+        world,
+        users,
+        format!("room/{rid}"),
+        &room_term(world, &channel, step),
+    );
+    Vec::new()
+}
+
+/// `Member patch`: the Member goes on `room/<id>` to the room's members.
+fn member_patch(world: &World, me: &User, r: &Request) -> Replies {
+    let Some(channel) = room_channel(world, me, r.field(2)) else {
+        return vec![nynja::io_error("invalid_data")];
+    };
+    let Some(c) = world.store.channel(channel).ok().flatten() else {
+        return vec![nynja::io_error("not_found")];
+    };
+    let rid = ny::room_id_of(world, c.id);
+    let member = Term::record("Member", r.fields.clone());
+    push(world, c.recipients, format!("room/{rid}"), &member);
+    Vec::new()
 }
