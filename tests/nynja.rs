@@ -717,3 +717,159 @@ async fn room_membership_changes() {
         .await;
     assert_eq!(c.recv().await.1, io_error("invalid_data"));
 }
+
+/// Broken MQTT closes only that connection; a PUBLISH outside `events/`
+/// and a term nested past the limit are `invalid_data`.
+#[tokio::test]
+async fn bad_input_breaks_no_one_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let addr = server.mqtt.expect("mqtt");
+    for bytes in [
+        // Not MQTT at all.
+        b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+        // A PUBLISH claiming a remaining length over the limit.
+        vec![0x30, 0xff, 0xff, 0xff, 0x7f],
+    ] {
+        let mut raw = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        raw.write_all(&bytes).await.expect("write");
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(common::TIMEOUT, raw.read(&mut buf))
+            .await
+            .expect("closed in time")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "the server closes a broken connection");
+    }
+    // Outside events/.
+    a.client
+        .publish(
+            "actions/1/api/x",
+            rumqttc::QoS::ExactlyOnce,
+            false,
+            switchboard_protocols::etf::encode(&Term::atom("x")),
+        )
+        .await
+        .expect("publish");
+    assert_eq!(a.recv().await.1, io_error("invalid_data"));
+    // Nested past the depth limit.
+    let mut deep = vec![131];
+    for _ in 0..100 {
+        deep.extend_from_slice(&[104, 1]);
+    }
+    deep.push(106);
+    a.send_raw(deep).await;
+    assert_eq!(a.recv().await.1, io_error("invalid_data"));
+    // a is still served.
+    a.send(&Term::record(
+        "Profile",
+        [
+            Term::bin("15550001"),
+            Term::nil(),
+            Term::nil(),
+            Term::nil(),
+            Term::Int(0),
+            Term::Int(0),
+            Term::nil(),
+            Term::atom("get"),
+        ],
+    ))
+    .await;
+    a.recv_record("Profile").await;
+}
+
+/// Search by nick, Typing relayed, and the other Friend steps.
+#[tokio::test]
+async fn nick_search_typing_and_friend_steps() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut a, _) = nynja_login(&server, "15550001").await;
+    a.recv_record("Profile").await;
+    let (mut b, _) = nynja_login(&server, "15550002").await;
+    b.recv_record("Profile").await;
+    let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
+    let b_pr = format!("15550002_{}", b.client_id.trim_start_matches("emqttd_"));
+    // A JAM user found by nick (their username).
+    let _jules = Jam::register(&server, "jules").await;
+    let search = Term::record(
+        "Search",
+        [
+            Term::Int(1),
+            Term::bin("nick"),
+            Term::bin("nick"),
+            Term::atom("=="),
+            Term::List(vec![Term::bin("jules")]),
+            Term::atom("contact"),
+        ],
+    );
+    a.send(&search).await;
+    let (_, found) = a.recv().await;
+    let Term::Tuple(io) = &found else {
+        panic!("{found:?}")
+    };
+    let contacts = io[2].record_fields("Roster").unwrap()[5]
+        .as_list()
+        .unwrap()
+        .to_vec();
+    assert_eq!(contacts.len(), 1);
+    assert!(text_of(&contacts[0], 0).starts_with("jules_"), "{found:?}");
+
+    // Typing reaches the contact on the p2p topic.
+    a.send(&Term::record(
+        "Typing",
+        [Term::bin(&b_pr), Term::bin("typing")],
+    ))
+    .await;
+    let (topic, t) = b.recv_record("Typing").await;
+    assert_eq!(topic, nynja::p2p_topic(&a_pr, &b_pr));
+    assert_eq!(
+        t.record_fields("Typing").unwrap()[0].as_text(),
+        Some(a_pr.clone())
+    );
+
+    let added = nynja::io(
+        Term::tuple([Term::atom("ok"), Term::atom("added")]),
+        Term::tuple([Term::atom("ok"), Term::atom("added")]),
+    );
+    for (step, status) in [
+        ("ban", "banned"),
+        ("unban", "friend"),
+        ("ignore", "ignore"),
+        ("revoke", "deleted"),
+    ] {
+        a.send(&Term::record(
+            "Friend",
+            [
+                Term::bin(&a_pr),
+                Term::bin(&b_pr),
+                Term::nil(),
+                Term::atom(step),
+            ],
+        ))
+        .await;
+        let mut got = vec![a.recv().await.1, a.recv().await.1];
+        got.sort_by_key(|t| t.record_name().map(str::to_string));
+        assert!(got.contains(&added), "{step}: {got:?}");
+        let contact = got
+            .iter()
+            .find(|t| t.record_name() == Some("Contact"))
+            .expect("a Contact");
+        assert_eq!(
+            contact.record_fields("Contact").unwrap()[13],
+            Term::atom(status),
+            "{step}"
+        );
+    }
+    // Confirming an invite that was never made.
+    a.send(&Term::record(
+        "Friend",
+        [
+            Term::bin(&a_pr),
+            Term::bin(&b_pr),
+            Term::nil(),
+            Term::atom("confirm"),
+        ],
+    ))
+    .await;
+    assert_eq!(a.recv().await.1, io_error("not_found"));
+}

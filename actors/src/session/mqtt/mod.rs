@@ -222,6 +222,14 @@ impl MqttSession {
     fn on_connect(&mut self, c: &mut Context<Self>, connect: mqtt::Connect) {
         self.keep_alive = Duration::from_secs(u64::from(connect.keep_alive));
         self.client_id = connect.client_id.clone();
+        // The will topic `version/N` tells the client's protocol revision;
+        // it is recorded, and no one subscribes to it.
+        if let Some(w) = &connect.last_will {
+            if let Some(v) = w.topic.strip_prefix("version/") {
+                let key = format!("nynja/version/{}", self.client_id);
+                let _ = self.world.store.meta_put(&key, v.as_bytes());
+            }
+        }
         let refuse = |act: &mut Self, c: &mut Context<Self>, code| {
             act.write(c, Packet::ConnAck(ConnAck::new(code, false)));
             act.close(c, "connect refused");
@@ -464,6 +472,11 @@ impl MqttSession {
     /// Bytes from either transport, decoded into packets.
     fn feed(&mut self, c: &mut Context<Self>, chunk: &[u8]) {
         self.inbuf.extend_from_slice(chunk);
+        // Anything but a CONNECT first is not MQTT: no need to wait for the
+        // length it seems to announce.
+        if self.role.is_none() && self.inbuf.first().is_some_and(|b| b >> 4 != 1) {
+            return self.close(c, "the first packet must be CONNECT");
+        }
         loop {
             if self.out.is_closing() {
                 return;
