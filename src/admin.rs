@@ -28,14 +28,17 @@ pub struct AdminState {
     world: Arc<World>,
     token_hash: [u8; 32],
     ready: AtomicBool,
+    /// The server's federation public key (base64).
+    federation_key: String,
 }
 
 impl AdminState {
-    pub fn new(world: Arc<World>, token_hash: [u8; 32]) -> Self {
+    pub fn new(world: Arc<World>, token_hash: [u8; 32], federation_key: String) -> Self {
         AdminState {
             world,
             token_hash,
             ready: AtomicBool::new(false),
+            federation_key,
         }
     }
 
@@ -132,6 +135,7 @@ async fn stats(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRespo
             "compression_ratio": ratio(f.unique_bytes, f.stored_bytes),
         },
         "server": {"name": w.config.server_name, "domain": w.config.domain, "version": w.config.version},
+        "federation": {"public_key": state.federation_key},
         "uptime_s": m.uptime_s(),
         "connections": connections,
         "connections_total": Dialect::ALL.iter().map(|d| m.connections(*d)).sum::<i64>(),

@@ -3,15 +3,16 @@
 //! ```text
 //! switchboard [serve] [--config PATH]
 //! switchboard v0 issue-key <username> [--config PATH]
+//! switchboard federation key [--config PATH]
 //! ```
 
 mod admin;
 mod config;
+mod offline;
 mod originchats_http;
 mod rest;
 mod server;
 mod upgrade;
-mod v0_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,17 @@ enum Command {
     /// V0 dialect tools.
     #[command(subcommand)]
     V0(V0Command),
+    /// Federation tools.
+    #[command(subcommand)]
+    Federation(FederationCommand),
+}
+
+#[derive(Subcommand)]
+enum FederationCommand {
+    /// Print this server's federation public key (base64 of the raw 32
+    /// bytes), creating the key pair on first use. Run it with the server
+    /// stopped.
+    Key,
 }
 
 #[derive(Subcommand)]
@@ -63,17 +75,9 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::V0(V0Command::IssueKey { username }) => {
-            match v0_cli::issue_key(&config, &username) {
-                Ok(line) => {
-                    println!("{line}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("switchboard: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            print_line(offline::v0_issue_key(&config, &username))
         }
+        Command::Federation(FederationCommand::Key) => print_line(offline::federation_key(&config)),
         Command::Serve => {
             if let Err(e) = server::init_logging(&config) {
                 eprintln!("switchboard: {e}");
@@ -87,6 +91,20 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Prints a tool's one line of output, or its error.
+fn print_line(result: anyhow::Result<String>) -> ExitCode {
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

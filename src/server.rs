@@ -12,6 +12,7 @@ use actix_service::{fn_factory, fn_service, map_config};
 use actix_web::dev::AppConfig;
 use actix_web::{web, App};
 use anyhow::Context as _;
+use switchboard_actors::federation::keys as federation_keys;
 use switchboard_actors::hub::ShutdownAll;
 use switchboard_actors::nynja::{NynjaConfig, NynjaContext, Verification};
 use switchboard_actors::sealed::Sealer;
@@ -172,6 +173,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // A wrong passphrase or key file stops start-up here, before anything
 
     let sealer = Sealer::open(&store, &data_dir, &config.storage.passphrase)?;
+    let federation_key =
+        federation_keys::public_key_b64(&federation_keys::load_or_create(&sealer)?);
+    store.flush_blocking()?;
     let core = actix_rt::Arbiter::new();
     let world = World::start(world_config(&config), store.clone(), core.handle())
         .map_err(|e| anyhow::anyhow!("cannot load the world: {e}"))?;
@@ -179,6 +183,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let admin_state = Arc::new(AdminState::new(
         world.clone(),
         admin::token_hash(&store, &config.admin.token)?,
+        federation_key,
     ));
 
     let mut builder = actix_server::Server::build()

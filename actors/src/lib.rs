@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod channel;
+pub mod federation;
 pub mod files;
 pub mod guild;
 pub mod hub;
