@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{auth, nynja_login, Jam, Ny, TestServer, NYNJA_FIXED};
+use common::{auth, nynja_login, nynja_login_via, Jam, Ny, TestServer, NYNJA_FIXED};
 use rumqttc::ConnectReturnCode;
 use switchboard_protocols::etf::Term;
 use switchboard_protocols::nynja::{self, io_error, io_ok, p2p_feed, MessageView};
@@ -77,10 +77,20 @@ async fn registration_login_and_profile_init() {
 
 #[tokio::test]
 async fn friends_messages_edits_deletes_and_history() {
+    walk(false).await;
+}
+
+/// The same walk with both clients on MQTT over WebSocket.
+#[tokio::test]
+async fn friends_messages_edits_deletes_and_history_over_websocket() {
+    walk(true).await;
+}
+
+async fn walk(ws: bool) {
     let server = TestServer::with_config(NYNJA_FIXED);
-    let (mut a, _) = nynja_login(&server, "15550001").await;
+    let (mut a, _) = nynja_login_via(&server, "15550001", ws).await;
     a.recv_record("Profile").await;
-    let (mut b, _) = nynja_login(&server, "15550002").await;
+    let (mut b, _) = nynja_login_via(&server, "15550002", ws).await;
     b.recv_record("Profile").await;
 
     // Search by phone.
@@ -392,10 +402,19 @@ fn room_message(feed: Term, from: &str, to: &str, msg_id: &str, text: &str) -> T
 /// talked in on `room/<id>`, read back with History.
 #[tokio::test]
 async fn create_a_room_and_talk_in_it() {
+    room_walk(false).await;
+}
+
+#[tokio::test]
+async fn create_a_room_and_talk_in_it_over_websocket() {
+    room_walk(true).await;
+}
+
+async fn room_walk(ws: bool) {
     let server = TestServer::with_config(NYNJA_FIXED);
-    let (mut a, _) = nynja_login(&server, "15550001").await;
+    let (mut a, _) = nynja_login_via(&server, "15550001", ws).await;
     a.recv_record("Profile").await;
-    let (mut b, _) = nynja_login(&server, "15550002").await;
+    let (mut b, _) = nynja_login_via(&server, "15550002", ws).await;
     b.recv_record("Profile").await;
     let a_pr = format!("15550001_{}", a.client_id.trim_start_matches("emqttd_"));
     let b_pr = format!("15550002_{}", b.client_id.trim_start_matches("emqttd_"));

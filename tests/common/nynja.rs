@@ -185,8 +185,17 @@ pub fn auth(client_id: &str, phone: &str, kind: &str, code: Option<&str>) -> Ter
 /// Registers `phone` with the fixed code and signs in; answers the
 /// logged-in client and its token.
 pub async fn nynja_login(server: &TestServer, phone: &str) -> (Ny, String) {
+    nynja_login_via(server, phone, false).await
+}
+
+/// [`nynja_login`], over WebSocket (`/mqtt`) when `ws`.
+pub async fn nynja_login_via(server: &TestServer, phone: &str, ws: bool) -> (Ny, String) {
     let reg_id = format!("reg_{phone}");
-    let mut reg = Ny::connect(server, &reg_id, None).await;
+    let mut reg = if ws {
+        Ny::connect_ws(server, &reg_id, None).await
+    } else {
+        Ny::connect(server, &reg_id, None).await
+    };
     reg.send(&auth(&reg_id, phone, "reg", None)).await;
     let (topic, sent) = reg.recv().await;
     assert_eq!(topic, format!("actions/1/api/{reg_id}"));
@@ -210,7 +219,11 @@ pub async fn nynja_login(server: &TestServer, phone: &str) -> (Ny, String) {
     let cid = pair[0].as_text().expect("client id");
     let token = pair[1].as_text().expect("token");
     reg.disconnect().await;
-    let ny = Ny::connect(server, &cid, Some(&token)).await;
+    let ny = if ws {
+        Ny::connect_ws(server, &cid, Some(&token)).await
+    } else {
+        Ny::connect(server, &cid, Some(&token)).await
+    };
     (ny, token)
 }
 
