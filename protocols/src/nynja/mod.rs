@@ -196,6 +196,15 @@ pub struct ContactView {
     pub status: String,
 }
 
+/// An atom, or `[]` (the record default) for none.
+fn atom_or_nil(a: &str) -> Term {
+    if a.is_empty() {
+        Term::nil()
+    } else {
+        Term::atom(a)
+    }
+}
+
 fn opt_bin(s: &Option<String>) -> Term {
     s.as_ref().map_or_else(Term::nil, Term::bin)
 }
@@ -218,7 +227,7 @@ pub fn contact(c: &ContactView) -> Term {
             Term::nil(),
             Term::nil(),
             Term::atom(if c.online { "online" } else { "offline" }),
-            Term::atom(&c.status),
+            atom_or_nil(&c.status),
         ],
     )
 }
@@ -240,7 +249,7 @@ pub fn roster(id: u64, me: &ContactView, phone: &str, userlist: Vec<Term>, statu
             Term::bin(phone),
             opt_bin(&me.avatar),
             Term::Int(0),
-            Term::atom(status),
+            atom_or_nil(status),
         ],
     )
 }

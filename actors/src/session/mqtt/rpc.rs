@@ -68,7 +68,8 @@ pub(super) fn profile_init(world: &World, user: &User) -> Term {
     profile(world, user, "init")
 }
 
-fn profile(world: &World, user: &User, status: &str) -> Term {
+/// The user's Roster: their friends as contacts.
+fn roster_of(world: &World, user: &User, status: &str) -> Term {
     let friends: Vec<Term> = world
         .store
         .friends_of(user.id)
@@ -78,9 +79,12 @@ fn profile(world: &World, user: &User, status: &str) -> Term {
         .map(|f| nynja::contact(&contact_view(world, &f, false, "friend")))
         .collect();
     let me = contact_view(world, user, true, "");
-    let phone = phone_of(world, user);
-    let roster = nynja::roster(user.id.0, &me, &phone, friends, "");
-    nynja::profile(&phone, vec![roster], status)
+    nynja::roster(user.id.0, &me, &phone_of(world, user), friends, status)
+}
+
+fn profile(world: &World, user: &User, status: &str) -> Term {
+    let roster = roster_of(world, user, "");
+    nynja::profile(&phone_of(world, user), vec![roster], status)
 }
 
 /// Sends `term` on `topic` to the NYNJA sessions of `users`.
@@ -179,18 +183,7 @@ async fn dispatch(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
     match (r.name.as_str(), r.status()) {
         ("Profile", Some("get")) => vec![profile(world, &me, "get")],
         ("Profile", _) => vec![nynja::io_error("not_supported")],
-        ("Roster", Some("get")) => {
-            let Some(Term::Tuple(items)) = profile(world, &me, "get")
-                .record_fields("Profile")
-                .and_then(|f| f.get(2))
-                .and_then(Term::as_list)
-                .and_then(|l| l.first())
-                .cloned()
-            else {
-                return vec![nynja::io_error("roster_not_found")];
-            };
-            vec![Term::Tuple(items)]
-        }
+        ("Roster", Some("get")) => vec![roster_of(world, &me, "get")],
         ("Search", _) => search(world, &me, r),
         ("Roster", Some("patch")) | ("Roster", Some("nick")) => roster_change(world, &me, r).await,
         ("History", Some("update")) => history_update(world, &me, r),
