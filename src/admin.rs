@@ -28,17 +28,14 @@ pub struct AdminState {
     world: Arc<World>,
     token_hash: [u8; 32],
     ready: AtomicBool,
-    /// The server's federation public key (base64).
-    federation_key: String,
 }
 
 impl AdminState {
-    pub fn new(world: Arc<World>, token_hash: [u8; 32], federation_key: String) -> Self {
+    pub fn new(world: Arc<World>, token_hash: [u8; 32]) -> Self {
         AdminState {
             world,
             token_hash,
             ready: AtomicBool::new(false),
-            federation_key,
         }
     }
 
@@ -135,7 +132,7 @@ async fn stats(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRespo
             "compression_ratio": ratio(f.unique_bytes, f.stored_bytes),
         },
         "server": {"name": w.config.server_name, "domain": w.config.domain, "version": w.config.version},
-        "federation": {"public_key": state.federation_key},
+        "federation": federation_stats(w),
         "uptime_s": m.uptime_s(),
         "connections": connections,
         "connections_total": Dialect::ALL.iter().map(|d| m.connections(*d)).sum::<i64>(),
@@ -150,6 +147,58 @@ async fn stats(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRespo
         "bytes_on_disk": w.store.size_on_disk(),
         "group_commit_flushes": w.store.group_commit_flushes(),
     }))
+}
+
+/// `federation` of `/admin/stats`: the key, and per peer the outbox depth,
+/// deliveries, failed attempts, dropped bodies and the last error.
+fn federation_stats(w: &World) -> serde_json::Value {
+    let Some(fed) = w.federation() else {
+        return json!({"public_key": null, "peers": []});
+    };
+    let peers: Vec<serde_json::Value> = fed
+        .peers()
+        .iter()
+        .map(|p| {
+            let s = &p.stats;
+            json!({
+                "domain": p.domain,
+                "url": p.endpoint,
+                "outbox": s.queued.load(Ordering::Relaxed).max(0),
+                "delivered": s.delivered.load(Ordering::Relaxed),
+                "failures": s.failures.load(Ordering::Relaxed),
+                "dropped": s.dropped.load(Ordering::Relaxed),
+                "last_error": *s.last_error.lock(),
+            })
+        })
+        .collect();
+    json!({"domain": fed.domain, "public_key": fed.public_key(), "peers": peers})
+}
+
+fn federation_metrics(out: &mut String, w: &World) {
+    let Some(fed) = w.federation() else {
+        return;
+    };
+    type Counter = fn(&switchboard_actors::federation::PeerStats) -> f64;
+    let series: [(&str, &str, &str, Counter); 4] = [
+        ("switchboard_federation_outbox", "gauge", "Bodies waiting for a peer.", |s| {
+            s.queued.load(Ordering::Relaxed).max(0) as f64
+        }),
+        ("switchboard_federation_delivered_total", "counter", "Bodies a peer accepted.", |s| {
+            s.delivered.load(Ordering::Relaxed) as f64
+        }),
+        ("switchboard_federation_failures_total", "counter", "Delivery attempts that failed.", |s| {
+            s.failures.load(Ordering::Relaxed) as f64
+        }),
+        ("switchboard_federation_dropped_total", "counter", "Bodies a peer refused for good.", |s| {
+            s.dropped.load(Ordering::Relaxed) as f64
+        }),
+    ];
+    for (name, kind, help, value) in series {
+        metric(out, name, kind, help);
+        for p in fed.peers() {
+            let _ = writeln!(out, "{name}{{peer=\"{}\"}} {}", p.domain, value(&p.stats));
+        }
+    }
 }
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -274,6 +323,7 @@ async fn metrics(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRes
         metric(&mut out, name, kind, help);
         let _ = writeln!(out, "{name} {value}");
     }
+    federation_metrics(&mut out, w);
     let name = "switchboard_fanout_latency_seconds";
     metric(
         &mut out,

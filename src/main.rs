@@ -8,6 +8,7 @@
 
 mod admin;
 mod config;
+mod federation_http;
 mod offline;
 mod originchats_http;
 mod rest;

@@ -22,14 +22,16 @@ use switchboard_actors::session::originchats::{AuthMode, OcConfig, OcContext};
 use switchboard_actors::session::v0::{V0Config, V0Session};
 use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_actors::world::DefaultGuild;
+use switchboard_actors::federation::{BridgeSettings, FederationSettings, PeerSettings};
 use switchboard_actors::{World, WorldConfig};
+use switchboard_protocols::Id;
 use switchboard_protocols::originchats::limiter::Limits;
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState};
 use crate::config::{self, Config, LogFormat};
 use crate::upgrade::Listener;
-use crate::{originchats_http, rest, upgrade};
+use crate::{federation_http, originchats_http, rest, upgrade};
 
 /// Starts logging to stderr. `RUST_LOG`, when set, overrides `log.level`;
 /// a `log.level` that is not a valid filter stops start-up.
@@ -71,6 +73,29 @@ fn world_config(config: &Config) -> WorldConfig {
             text_channels: g.text_channels.clone(),
             voice_channels: g.voice_channels.clone(),
         }),
+        federation: FederationSettings {
+            peers: config
+                .federation
+                .peers
+                .iter()
+                .map(|p| PeerSettings {
+                    domain: p.domain.clone(),
+                    url: p.url.clone(),
+                    public_key: p.key_bytes(),
+                })
+                .collect(),
+            bridges: config
+                .federation
+                .bridges
+                .iter()
+                .map(|b| BridgeSettings {
+                    channel: b.channel.clone(),
+                    peer: b.peer.clone(),
+                    remote_channel: Id(b.remote_channel.parse().unwrap_or_default()),
+                })
+                .collect(),
+            max_body_bytes: config.federation.max_body_bytes,
+        },
     }
 }
 
@@ -173,17 +198,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // A wrong passphrase or key file stops start-up here, before anything
 
     let sealer = Sealer::open(&store, &data_dir, &config.storage.passphrase)?;
-    let federation_key =
-        federation_keys::public_key_b64(&federation_keys::load_or_create(&sealer)?);
+    let federation_key = federation_keys::load_or_create(&sealer)?;
     store.flush_blocking()?;
     let core = actix_rt::Arbiter::new();
     let world = World::start(world_config(&config), store.clone(), core.handle())
         .map_err(|e| anyhow::anyhow!("cannot load the world: {e}"))?;
     world.set_sealer(sealer);
+    world
+        .start_federation(federation_key)
+        .map_err(|e| anyhow::anyhow!("cannot start federation: {}", e.message))?;
     let admin_state = Arc::new(AdminState::new(
         world.clone(),
         admin::token_hash(&store, &config.admin.token)?,
-        federation_key,
     ));
 
     let mut builder = actix_server::Server::build()
@@ -204,7 +230,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         builder = builder.listen("http", listener, move || {
             let app = App::new()
                 .app_data(web::Data::new(w.clone()))
-                .configure(|cfg| rest::configure(cfg, body_limit));
+                .configure(|cfg| rest::configure(cfg, body_limit))
+                .configure(federation_http::configure);
             HttpService::build()
                 .upgrade(upgrades(w.clone(), d.clone(), Listener::Main))
                 .finish(map_config(app, |_| AppConfig::default()))

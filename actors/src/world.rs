@@ -22,6 +22,8 @@ use switchboard_protocols::model::{
 use switchboard_protocols::{permissions, GatewayError, GatewayResult, Id, IdGenerator};
 
 use crate::channel::{ChannelActor, ChannelCmd};
+use crate::federation::courier::Courier;
+use crate::federation::{Federation, FederationSettings};
 use crate::guild::{self, GuildActor, GuildCmd, GuildShared};
 use crate::hub::{Hub, HubCmd};
 use crate::metrics::Metrics;
@@ -49,6 +51,8 @@ pub struct WorldConfig {
     /// Biggest upload in bytes.
     pub upload_bytes: usize,
     pub default_guild: Option<DefaultGuild>,
+    /// Peers, configured bridges and the inbound size limit.
+    pub federation: FederationSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +125,7 @@ pub struct World {
     voice: OnceLock<Addr<VoiceActor>>,
     v0: OnceLock<Addr<V0Hub>>,
     sealer: OnceLock<Sealer>,
+    federation: OnceLock<Arc<Federation>>,
     /// Nonces V0 accounts used recently.
     pub v0_replay: ReplayGuard,
     guilds: RwLock<HashMap<Id, GuildEntry>>,
@@ -154,6 +159,7 @@ impl World {
             voice: OnceLock::new(),
             v0: OnceLock::new(),
             sealer: OnceLock::new(),
+            federation: OnceLock::new(),
             v0_replay: ReplayGuard::default(),
             guilds: RwLock::new(HashMap::new()),
             channels: Mutex::new(HashMap::new()),
@@ -197,6 +203,23 @@ impl World {
     /// Gives the world the key that seals secrets at rest (start-up).
     pub fn set_sealer(&self, sealer: Sealer) {
         let _ = self.sealer.set(sealer);
+    }
+
+    /// Starts federation with the server's signing key: resolves the
+    /// bridges and starts the courier, which first sends what the outbox
+    /// kept across a restart.
+    pub fn start_federation(self: &Arc<Self>, key: ed25519_dalek::SigningKey) -> GatewayResult<()> {
+        let fed = Arc::new(Federation::new(self, key)?);
+        let (w, f) = (self.clone(), fed.clone());
+        let courier = Courier::start_in_arbiter(&self.core, move |_| Courier::new(w, f));
+        fed.set_courier(courier);
+        let _ = self.federation.set(fed);
+        Ok(())
+    }
+
+    /// Federation, once start-up has started it.
+    pub fn federation(&self) -> Option<&Arc<Federation>> {
+        self.federation.get()
     }
 
     /// The sealer, once start-up has set it.

@@ -34,6 +34,9 @@ macro_rules! table {
     };
 }
 
+mod federation;
+pub use federation::FederationConfig;
+
 table! {
     /// The whole configuration file.
     #[derive(Debug)]
@@ -48,6 +51,7 @@ table! {
         chatnet: ChatnetConfig = Default::default(),
         v0: V0Config = Default::default(),
         nynja: NynjaConfig = Default::default(),
+        federation: FederationConfig = Default::default(),
         default_guild: DefaultGuildConfig = Default::default(),
         log: LogConfig = Default::default(),
         shutdown: ShutdownConfig = Default::default(),
@@ -562,6 +566,7 @@ impl Config {
         if self.nynja.verification == Verification::Fixed {
             non_empty("nynja.fixed_code", &self.nynja.fixed_code)?;
         }
+        self.federation.validate(&s.domain)?;
         non_empty("log.level", &self.log.level)
     }
 

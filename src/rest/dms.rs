@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
-use switchboard_actors::Reply;
+use switchboard_actors::{federation, Reply};
 use switchboard_protocols::command::Command;
 use switchboard_protocols::jam::objects;
 
@@ -20,24 +20,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The local username a `recipient` names: `name`, or `name@domain` when
-/// `domain` is this server's (compared without case).
-fn local_name<'a>(recipient: &'a str, our_domain: &str) -> ApiResult<&'a str> {
+/// Whom a `recipient` names: a local user (`name`, or `name@<our
+/// domain>`, domain compared without case), or a user of another server.
+#[derive(Debug, PartialEq, Eq)]
+enum Recipient<'a> {
+    Local(&'a str),
+    Remote { name: &'a str, domain: &'a str },
+}
+
+fn recipient<'a>(recipient: &'a str, our_domain: &str) -> ApiResult<Recipient<'a>> {
     let recipient = recipient.trim();
-    let name = match recipient.rsplit_once('@') {
-        None => recipient,
-        Some((name, domain)) if domain.eq_ignore_ascii_case(our_domain) => name,
-        Some(_) => return Err(ApiError::invalid("Federation is not configured")),
+    let (name, found) = match recipient.rsplit_once('@') {
+        None => (recipient, Recipient::Local(recipient)),
+        Some((name, domain)) if domain.eq_ignore_ascii_case(our_domain) => {
+            (name, Recipient::Local(name))
+        }
+        Some((name, domain)) => (name, Recipient::Remote { name, domain }),
     };
     if name.is_empty() {
         return Err(ApiError::invalid("Field `recipient` must be a username"));
     }
-    Ok(name)
+    Ok(found)
 }
 
 /// `POST /api/users/@me/channels`: `{recipient_id}`, or `{recipient}` with
 /// the username of a local user of any dialect (also as `name@<our
-/// domain>`). Other domains: 400 until federation exists.
+/// domain>`), or `name@<peer domain>` for a user of a federated server.
 ///
 /// # Format
 /// ```text
@@ -57,14 +65,25 @@ async fn open_dm(
             ))
         }
         (Some(id), None) => id,
-        (None, Some(name)) => {
-            let name = local_name(&name, &world.config.domain)?;
-            world
-                .store
-                .user_by_name(name)?
-                .ok_or_else(|| ApiError::not_found("Unknown user"))?
-                .id
-        }
+        (None, Some(name)) => match recipient(&name, &world.config.domain)? {
+            Recipient::Local(name) => {
+                world
+                    .store
+                    .user_by_name(name)?
+                    .filter(|u| u.domain.is_none())
+                    .ok_or_else(|| ApiError::not_found("Unknown user"))?
+                    .id
+            }
+            Recipient::Remote { name, domain } => {
+                let peer = world
+                    .federation()
+                    .and_then(|f| f.peer(domain))
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!("{domain} is not a federated server"))
+                    })?;
+                federation::users::remote_user(&world, &peer.domain, name, None)?.id
+            }
+        },
         (None, None) => return Err(ApiError::invalid("Missing field `recipient_id`")),
     };
     match authed
@@ -97,18 +116,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recipients_resolve_to_local_names() {
+    fn recipients_resolve_to_local_or_remote_names() {
         let d = "chat.example.org";
-        assert_eq!(local_name("bob", d).ok(), Some("bob"));
-        assert_eq!(local_name(" bob ", d).ok(), Some("bob"));
-        assert_eq!(local_name("bob@chat.example.org", d).ok(), Some("bob"));
-        assert_eq!(local_name("bob@CHAT.example.org", d).ok(), Some("bob"));
-        let msg = |r| local_name(r, d).err().map(|e| e.0.message);
+        let local = |r| recipient(r, d).ok();
+        assert_eq!(local("bob"), Some(Recipient::Local("bob")));
+        assert_eq!(local(" bob "), Some(Recipient::Local("bob")));
+        assert_eq!(local("bob@chat.example.org"), Some(Recipient::Local("bob")));
+        assert_eq!(local("bob@CHAT.example.org"), Some(Recipient::Local("bob")));
         assert_eq!(
-            msg("bob@elsewhere.net").as_deref(),
-            Some("Federation is not configured")
+            local("bob@elsewhere.net"),
+            Some(Recipient::Remote {
+                name: "bob",
+                domain: "elsewhere.net"
+            })
         );
-        assert!(local_name("", d).is_err());
-        assert!(local_name("@chat.example.org", d).is_err());
+        assert!(recipient("", d).is_err());
+        assert!(recipient("@chat.example.org", d).is_err());
     }
 }

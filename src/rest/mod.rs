@@ -10,6 +10,7 @@
 
 mod auth;
 mod body;
+mod bridges;
 mod channels;
 mod dms;
 mod error;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(invites::routes)
         .configure(roles::routes)
         .configure(keys::routes)
+        .configure(bridges::routes)
         .configure(channels::routes)
         .configure(files::routes)
         .configure(messages::routes)

@@ -70,19 +70,28 @@ impl TestServer {
     }
 
     pub fn with_config(extra: &str) -> TestServer {
+        let mut server = TestServer::prepared("localhost", extra);
+        server.spawn();
+        server
+    }
+
+    /// Writes the config (with `server.domain = domain`) but does not start
+    /// the server: [`TestServer::restart`] does, after the test ran offline
+    /// commands or added to the config.
+    pub fn prepared(domain: &str, extra: &str) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         // SWITCHBOARD_TEST_LOG=debug (say) for more detail in the server log
         // printed when a test fails.
         let level = std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "info".into());
         let config = format!(
-            "[server]\ndata_dir = {data:?}\n\n[listeners]\nhttp = \"127.0.0.1:0\"\n\
+            "[server]\ndata_dir = {data:?}\ndomain = {domain:?}\n\n[listeners]\nhttp = \"127.0.0.1:0\"\n\
              admin = \"127.0.0.1:0\"\noriginchats = \"127.0.0.1:0\"\nchatnet = \"127.0.0.1:0\"\nv0 = \"127.0.0.1:0\"\nmqtt = \"127.0.0.1:0\"\n\n[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n\
              [log]\nlevel = {level:?}\n\n{extra}\n",
             data = data.display().to_string()
         );
         std::fs::write(dir.path().join("config.toml"), config).expect("write config");
-        let mut server = TestServer {
+        TestServer {
             dir,
             child: None,
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -91,9 +100,16 @@ impl TestServer {
             chatnet: None,
             v0: None,
             mqtt: None,
-        };
-        server.spawn();
-        server
+        }
+    }
+
+    /// Appends TOML to the config file (takes effect at the next start).
+    pub fn append_config(&self, toml: &str) {
+        let path = self.config_path();
+        let mut text = std::fs::read_to_string(&path).expect("read config");
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(&path, text).expect("write config");
     }
 
     fn log_path(&self) -> PathBuf {

@@ -271,6 +271,12 @@ impl ChannelActor {
                     timestamp: now_ms(),
                 });
                 self.publish(&env, Some(me), started);
+                let peers = crate::federation::outbound::enqueue(&self.world, &self.channel, &env.event);
+                if let Some(fed) = self.world.federation() {
+                    for peer in &peers {
+                        fed.wake(peer);
+                    }
+                }
                 return Ok(Outcome::Now(Reply::Done));
             }
             Command::MergeMessage {

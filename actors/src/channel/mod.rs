@@ -67,6 +67,8 @@ struct Pending {
     reply: Reply,
     tx: oneshot::Sender<GatewayResult<Reply>>,
     started: Instant,
+    /// Peers whose outbox got this change: woken once it is durable.
+    federated: Vec<String>,
 }
 
 pub struct ChannelActor {
@@ -182,6 +184,10 @@ impl ChannelActor {
         reply: Reply,
         started: Instant,
     ) -> ResponseFuture<GatewayResult<Reply>> {
+        let federated = match &event {
+            Some(env) => crate::federation::outbound::enqueue(&self.world, &self.channel, &env.event),
+            None => Vec::new(),
+        };
         let (tx, rx) = oneshot::channel();
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -191,6 +197,7 @@ impl ChannelActor {
             reply,
             tx,
             started,
+            federated,
         });
         let commit = self.world.store.commit();
         ctx.spawn(commit.into_actor(self).map(move |res, act, _| {
@@ -214,6 +221,11 @@ impl ChannelActor {
                 Ok(()) => {
                     if let Some(env) = &p.event {
                         self.publish(env, None, p.started);
+                    }
+                    if let Some(fed) = self.world.federation() {
+                        for peer in &p.federated {
+                            fed.wake(peer);
+                        }
                     }
                     let _ = p.tx.send(Ok(p.reply));
                 }

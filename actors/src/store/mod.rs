@@ -21,6 +21,7 @@ mod channels;
 mod chatnet;
 mod codec;
 mod dms;
+mod federation;
 mod files;
 mod flusher;
 mod guilds;
@@ -43,6 +44,7 @@ use std::sync::Arc;
 use switchboard_protocols::GatewayError;
 
 pub(crate) use codec::*;
+pub use federation::StoredBridge;
 pub use files::{FileStats, StoredChunk};
 
 pub use users::TokenRecord;
@@ -161,6 +163,11 @@ struct Trees {
     chatnet_outbox: sled::Tree,
     v0_msg_ids: sled::Tree,
     nynja_outbox: sled::Tree,
+    fed_outbox: sled::Tree,
+    fed_seen: sled::Tree,
+    fed_mirrors: sled::Tree,
+    fed_mirror_of: sled::Tree,
+    fed_bridges: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -231,6 +238,11 @@ impl Store {
             chatnet_outbox: open("chatnet_outbox")?,
             v0_msg_ids: open("v0_msg_ids")?,
             nynja_outbox: open("nynja_outbox")?,
+            fed_outbox: open("fed_outbox")?,
+            fed_seen: open("fed_seen")?,
+            fed_mirrors: open("fed_mirrors")?,
+            fed_mirror_of: open("fed_mirror_of")?,
+            fed_bridges: open("fed_bridges")?,
             meta: open("meta")?,
         };
 

@@ -29,7 +29,8 @@ fn field<'a>(i: &'a Inbound, key: &str) -> Option<&'a str> {
     i.body.get(key).and_then(Value::as_str)
 }
 
-fn tls() -> Arc<rustls::ClientConfig> {
+/// Client TLS with the webpki roots (Rotur checks, federation deliveries).
+pub(crate) fn tls() -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_trust_anchors(webpki_roots::TLS_SERVER_ROOTS.iter().map(|ta| {
         rustls::OwnedTrustAnchor::from_subject_spki_name_constraints(

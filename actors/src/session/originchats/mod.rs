@@ -7,7 +7,7 @@
 //! authenticated connection that may see them.
 
 mod attachments;
-mod auth;
+pub(crate) mod auth;
 
 pub use auth::user_for_validator;
 mod channels;

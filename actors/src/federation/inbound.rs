@@ -1,0 +1,338 @@
+//! `POST /federation/receive`: a peer's body, checked, then replayed as a
+//! command of a non-login user `name@origin`, so every dialect sees it the
+//! way it sees a local user's.
+//!
+//! The checks run in the profile's order of trust: size (413), the
+//! signature over the raw bytes before anything is parsed (401; an unknown
+//! `X-JAM-Domain` is 403), the JSON (400), `origin` against the header
+//! (403), the time window (408), a repeated id (200, dropped), and the
+//! bridge (403). Nothing changes unless every check passed.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use switchboard_protocols::command::{Command, NewMessage};
+use switchboard_protocols::jam::codes::{self, code_of, http_status};
+use switchboard_protocols::jam::op;
+use switchboard_protocols::model::User;
+use switchboard_protocols::time::now_ms;
+use switchboard_protocols::{GatewayError, GatewayResult, Id};
+
+use super::wire::{self, FederationData};
+use super::{users, Federation};
+use crate::guild;
+use crate::world::{Caller, Reply, World};
+
+/// A body may be this much older than the receiver's clock.
+const MAX_AGE_MS: i64 = 5 * 60 * 1000;
+/// ... and this much newer.
+const MAX_AHEAD_MS: i64 = 30 * 1000;
+
+/// The answer to a federation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Received {
+    fn ok() -> Received {
+        Received {
+            status: 200,
+            body: json!({"ok": true}),
+        }
+    }
+
+    fn fail(status: u16, code: &str, message: impl Into<String>) -> Received {
+        Received {
+            status,
+            body: json!({"error": {"code": code, "message": message.into()}}),
+        }
+    }
+
+    fn from_error(e: &GatewayError) -> Received {
+        Received::fail(http_status(e.kind), code_of(e.kind), e.message.clone())
+    }
+
+    /// The 413 answer, also for a body cut off while reading it.
+    pub fn too_large(limit: usize) -> Received {
+        Received::fail(
+            413,
+            codes::TOO_LARGE,
+            format!("Federation bodies are at most {limit} bytes"),
+        )
+    }
+}
+
+/// Checks and applies one body. `domain` and `signature` are the
+/// `X-JAM-Domain` and `X-JAM-Signature` headers.
+pub async fn receive(
+    world: &Arc<World>,
+    domain: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Received {
+    let Some(fed) = world.federation().cloned() else {
+        return Received::fail(403, codes::FORBIDDEN, "Federation is not enabled");
+    };
+    if body.len() > fed.max_body_bytes {
+        return Received::too_large(fed.max_body_bytes);
+    }
+    let Some(domain) = domain.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Received::fail(401, codes::AUTH_FAILED, "Missing X-JAM-Domain header");
+    };
+    let Some(peer) = fed.peer(domain).cloned() else {
+        return Received::fail(403, codes::FORBIDDEN, format!("Unknown domain {domain:?}"));
+    };
+    let Some(signature) = signature else {
+        return Received::fail(401, codes::AUTH_FAILED, "Missing X-JAM-Signature header");
+    };
+    if !wire::verify(body, signature, &peer.key) {
+        return Received::fail(401, codes::AUTH_FAILED, "Bad signature");
+    }
+    let data: FederationData = match serde_json::from_slice(body) {
+        Ok(d) => d,
+        Err(e) => {
+            return Received::fail(400, codes::INVALID, format!("Malformed body: {e}"));
+        }
+    };
+    if !data.origin.eq_ignore_ascii_case(&peer.domain) {
+        return Received::fail(403, codes::FORBIDDEN, "origin does not match X-JAM-Domain");
+    }
+    if !data.destination.eq_ignore_ascii_case(&fed.domain) {
+        return Received::fail(
+            403,
+            codes::FORBIDDEN,
+            format!("destination is not {}", fed.domain),
+        );
+    }
+    let now = now_ms();
+    if now - data.timestamp > MAX_AGE_MS {
+        return Received::fail(408, "TIMESTAMP", "timestamp is more than 5 minutes old");
+    }
+    if data.timestamp - now > MAX_AHEAD_MS {
+        return Received::fail(408, "TIMESTAMP", "timestamp is more than 30 s ahead");
+    }
+    let origin = peer.domain.as_str();
+    match world.store.fed_seen(origin, &data.id) {
+        Ok(true) => return Received::ok(),
+        Ok(false) => {}
+        Err(e) => return Received::from_error(&e.into()),
+    }
+    let id = data.id.clone();
+    match apply(world, &fed, origin, data).await {
+        Ok(()) => match world.store.fed_mark_seen(origin, &id) {
+            Ok(()) => Received::ok(),
+            Err(e) => Received::from_error(&e.into()),
+        },
+        Err(e) => Received::from_error(&e),
+    }
+}
+
+/// Where a body's event happens.
+enum Place {
+    /// A local channel bridged with the origin.
+    Channel(Id),
+    /// A DM with this local user.
+    Dm(Arc<User>),
+}
+
+fn text<'a>(d: &'a Value, key: &str) -> GatewayResult<&'a str> {
+    d.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| GatewayError::invalid(format!("Missing string field `d.{key}`")))
+}
+
+fn id(d: &Value, key: &str) -> GatewayResult<Id> {
+    let parsed = match d.get(key) {
+        Some(Value::String(s)) => s.parse::<u64>().ok(),
+        Some(Value::Number(n)) => n.as_u64(),
+        _ => None,
+    };
+    parsed
+        .map(Id)
+        .ok_or_else(|| GatewayError::invalid(format!("Field `d.{key}` must be an id")))
+}
+
+fn place(world: &World, fed: &Federation, origin: &str, d: &Value) -> GatewayResult<Place> {
+    if d.get("channel_id").is_some_and(|c| !c.is_null()) {
+        let channel = id(d, "channel_id")?;
+        if !fed.is_bridged(channel, origin) {
+            return Err(GatewayError::forbidden(format!(
+                "Channel {channel} is not bridged with {origin}"
+            )));
+        }
+        return Ok(Place::Channel(channel));
+    }
+    let name = text(d, "recipient")
+        .map_err(|_| GatewayError::invalid("Give `d.channel_id` or `d.recipient`"))?;
+    match world.store.user_by_name(name)? {
+        Some(u) if u.domain.is_none() => Ok(Place::Dm(world.user(u.id)?)),
+        _ => Err(GatewayError::forbidden(format!("No local user {name:?}"))),
+    }
+}
+
+/// The non-login user `name@origin` for a body's `author` or `user`.
+fn remote_user(world: &World, origin: &str, profile: Option<&Value>) -> GatewayResult<Arc<User>> {
+    let profile = profile.ok_or_else(|| GatewayError::invalid("Missing the user object"))?;
+    let display_name = profile.get("display_name").and_then(Value::as_str);
+    users::remote_user(world, origin, text(profile, "username")?, display_name)
+}
+
+fn caller(user: Arc<User>) -> Caller {
+    Caller {
+        user,
+        session: None,
+        reference: None,
+    }
+}
+
+/// The local channel of `place` for `user`: the bridged channel (joining
+/// its guild on first use), or the DM with the local user.
+async fn channel_for(world: &Arc<World>, place: &Place, user: &Arc<User>) -> GatewayResult<Id> {
+    match place {
+        Place::Channel(channel) => {
+            let guild_id = world
+                .store
+                .channel(*channel)?
+                .and_then(|c| c.guild_id)
+                .ok_or_else(|| GatewayError::not_found("Unknown channel"))?;
+            if !world.guild_shared(guild_id)?.is_member(user.id) {
+                guild::join_guild(world, user.clone(), guild_id).await?;
+            }
+            Ok(*channel)
+        }
+        Place::Dm(local) => {
+            let open = Command::OpenDm {
+                recipient: local.id,
+            };
+            match world.execute(caller(user.clone()), open).await? {
+                Reply::Channel(c) => Ok(c.id),
+                _ => Err(GatewayError::internal("unexpected reply to OpenDm")),
+            }
+        }
+    }
+}
+
+/// The local mirror of the origin's message `remote`, with its channel and
+/// author: edits and deletes act as that author.
+fn mirror(world: &World, origin: &str, remote: Id) -> GatewayResult<(Id, Id, Arc<User>)> {
+    let unknown = || GatewayError::not_found("Unknown message");
+    let local = world.store.fed_mirror(origin, remote)?.ok_or_else(unknown)?;
+    let channel = world.store.channel_of_message(local)?.ok_or_else(unknown)?;
+    let message = world.store.message(channel, local)?.ok_or_else(unknown)?;
+    Ok((channel, local, world.user(message.author_id)?))
+}
+
+/// The local id a peer names a message by: its own id for its messages
+/// (mirrored here), ours for ours.
+fn local_message(world: &World, origin: &str, named: Id) -> GatewayResult<Id> {
+    if let Some(local) = world.store.fed_mirror(origin, named)? {
+        return Ok(local);
+    }
+    match world.store.fed_mirror_of(named)? {
+        None => Ok(named),
+        Some(_) => Err(GatewayError::not_found("Unknown message")),
+    }
+}
+
+async fn apply(
+    world: &Arc<World>,
+    fed: &Federation,
+    origin: &str,
+    data: FederationData,
+) -> GatewayResult<()> {
+    let d = &data.d;
+    if !d.is_object() {
+        return Err(GatewayError::invalid("`d` must be an object"));
+    }
+    let place = place(world, fed, origin, d)?;
+    match data.op {
+        op::MESSAGE_CREATE => {
+            let remote = id(d, "id")?;
+            let author = remote_user(world, origin, d.get("author"))?;
+            let channel_id = channel_for(world, &place, &author).await?;
+            let reply_to = match id(d, "reply_to") {
+                Ok(r) => local_message(world, origin, r)
+                    .ok()
+                    .filter(|l| world.store.message(channel_id, *l).ok().flatten().is_some()),
+                Err(_) => None,
+            };
+            let message = NewMessage {
+                channel_id,
+                content: text(d, "content")?.to_string(),
+                reply_to,
+                attachments: Vec::new(),
+                encrypted: d.get("encrypted").and_then(Value::as_bool).unwrap_or(false),
+                nonce: d.get("nonce").and_then(Value::as_str).map(str::to_string),
+                client_ref: Some(format!("federation:{origin}:{remote}")),
+                untagged: false,
+                binary: false,
+            };
+            match world
+                .execute(caller(author), Command::SendMessage(message))
+                .await?
+            {
+                Reply::Message(full) => {
+                    world.store.fed_put_mirror(origin, remote, full.message.id)?;
+                    world.store.commit().await?;
+                    Ok(())
+                }
+                _ => Err(GatewayError::internal("unexpected reply to SendMessage")),
+            }
+        }
+        op::MESSAGE_UPDATE | op::MESSAGE_DELETE => {
+            let (channel_id, message_id, author) = mirror(world, origin, id(d, "id")?)?;
+            if let Place::Channel(c) = place {
+                if c != channel_id {
+                    return Err(GatewayError::not_found("Unknown message"));
+                }
+            }
+            let command = if data.op == op::MESSAGE_UPDATE {
+                Command::EditMessage {
+                    channel_id,
+                    message_id,
+                    content: text(d, "content")?.to_string(),
+                    encrypted: d.get("encrypted").and_then(Value::as_bool).unwrap_or(false),
+                    nonce: d.get("nonce").and_then(Value::as_str).map(str::to_string),
+                }
+            } else {
+                Command::DeleteMessage {
+                    channel_id,
+                    message_id,
+                }
+            };
+            world.execute(caller(author), command).await.map(|_| ())
+        }
+        op::MESSAGE_REACTION => {
+            let user = remote_user(world, origin, d.get("user"))?;
+            let channel_id = channel_for(world, &place, &user).await?;
+            let message_id = local_message(world, origin, id(d, "message_id")?)?;
+            let add = match text(d, "action")? {
+                "add" => true,
+                "remove" => false,
+                other => {
+                    return Err(GatewayError::invalid(format!(
+                        "`d.action` must be \"add\" or \"remove\", got {other:?}"
+                    )))
+                }
+            };
+            let react = Command::React {
+                channel_id,
+                message_id,
+                emoji: text(d, "emoji")?.to_string(),
+                add,
+            };
+            world.execute(caller(user), react).await.map(|_| ())
+        }
+        op::TYPING_START => {
+            let user = remote_user(world, origin, d.get("user"))?;
+            let channel_id = channel_for(world, &place, &user).await?;
+            let typing = Command::Typing { channel_id };
+            world.execute(caller(user), typing).await.map(|_| ())
+        }
+        other => Err(GatewayError::invalid(format!(
+            "op {other} does not federate (10, 11, 12, 13 and 60 do)"
+        ))),
+    }
+}
