@@ -180,18 +180,30 @@ fn federation_metrics(out: &mut String, w: &World) {
     };
     type Counter = fn(&switchboard_actors::federation::PeerStats) -> f64;
     let series: [(&str, &str, &str, Counter); 4] = [
-        ("switchboard_federation_outbox", "gauge", "Bodies waiting for a peer.", |s| {
-            s.queued.load(Ordering::Relaxed).max(0) as f64
-        }),
-        ("switchboard_federation_delivered_total", "counter", "Bodies a peer accepted.", |s| {
-            s.delivered.load(Ordering::Relaxed) as f64
-        }),
-        ("switchboard_federation_failures_total", "counter", "Delivery attempts that failed.", |s| {
-            s.failures.load(Ordering::Relaxed) as f64
-        }),
-        ("switchboard_federation_dropped_total", "counter", "Bodies a peer refused for good.", |s| {
-            s.dropped.load(Ordering::Relaxed) as f64
-        }),
+        (
+            "switchboard_federation_outbox",
+            "gauge",
+            "Bodies waiting for a peer.",
+            |s| s.queued.load(Ordering::Relaxed).max(0) as f64,
+        ),
+        (
+            "switchboard_federation_delivered_total",
+            "counter",
+            "Bodies a peer accepted.",
+            |s| s.delivered.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "switchboard_federation_failures_total",
+            "counter",
+            "Delivery attempts that failed.",
+            |s| s.failures.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "switchboard_federation_dropped_total",
+            "counter",
+            "Bodies a peer refused for good.",
+            |s| s.dropped.load(Ordering::Relaxed) as f64,
+        ),
     ];
     for (name, kind, help, value) in series {
         metric(out, name, kind, help);

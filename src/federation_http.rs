@@ -30,9 +30,7 @@ async fn receive(
     world: web::Data<Arc<World>>,
     mut payload: web::Payload,
 ) -> HttpResponse {
-    let limit = world
-        .federation()
-        .map_or(1024 * 1024, |f| f.max_body_bytes);
+    let limit = world.federation().map_or(1024 * 1024, |f| f.max_body_bytes);
     let declared = header(&req, "content-length").and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return answer(Received::too_large(limit));

@@ -71,7 +71,9 @@ impl FederationConfig {
         for (i, p) in self.peers.iter().enumerate() {
             let key = |k: &str| format!("federation.peers[{i}].{k}");
             non_empty(&key("domain"), &p.domain)?;
-            if p.domain.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+            if p.domain
+                .contains(|c: char| c.is_whitespace() || c == '/' || c == '@')
+            {
                 let message = format!("not a domain: {:?}", p.domain);
                 return Err(invalid(&key("domain"), message));
             }

@@ -35,7 +35,11 @@ fn federation(world: &WorldData) -> ApiResult<&std::sync::Arc<Federation>> {
 /// ```text
 /// ← 200 [{"peer":"b.example","remote_channel":"123","configured":false}, …]
 /// ```
-async fn list(authed: Authed, world: WorldData, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn list(
+    authed: Authed,
+    world: WorldData,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let channel = parse_id(&path)?;
     let bridges = federation(&world)?.list_bridges(&world, authed.id(), channel)?;
     Ok(ok(Value::Array(bridges.iter().map(bridge).collect())))

@@ -23,6 +23,7 @@ pub use v0::*;
 mod nynja;
 #[allow(unused_imports)]
 pub use nynja::*;
+pub mod federation;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

@@ -271,7 +271,8 @@ impl ChannelActor {
                     timestamp: now_ms(),
                 });
                 self.publish(&env, Some(me), started);
-                let peers = crate::federation::outbound::enqueue(&self.world, &self.channel, &env.event);
+                let peers =
+                    crate::federation::outbound::enqueue(&self.world, &self.channel, &env.event);
                 if let Some(fed) = self.world.federation() {
                     for peer in &peers {
                         fed.wake(peer);

@@ -185,7 +185,9 @@ impl ChannelActor {
         started: Instant,
     ) -> ResponseFuture<GatewayResult<Reply>> {
         let federated = match &event {
-            Some(env) => crate::federation::outbound::enqueue(&self.world, &self.channel, &env.event),
+            Some(env) => {
+                crate::federation::outbound::enqueue(&self.world, &self.channel, &env.event)
+            }
             None => Vec::new(),
         };
         let (tx, rx) = oneshot::channel();

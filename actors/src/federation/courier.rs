@@ -95,8 +95,9 @@ impl Courier {
                 }
             };
             match serde_json::from_slice::<QueuedEvent>(&first.1) {
-                Ok(item) if item.op == op::TYPING_START
-                    && now_ms() - first.0.timestamp_ms() > TYPING_TTL_MS =>
+                Ok(item)
+                    if item.op == op::TYPING_START
+                        && now_ms() - first.0.timestamp_ms() > TYPING_TTL_MS =>
                 {
                     self.remove(&peer, first.0);
                 }

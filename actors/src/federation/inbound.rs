@@ -20,6 +20,7 @@ use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
 use super::wire::{self, FederationData};
 use super::{users, Federation};
+use crate::accounts::validate_username;
 use crate::guild;
 use crate::world::{Caller, Reply, World};
 
@@ -172,13 +173,6 @@ fn place(world: &World, fed: &Federation, origin: &str, d: &Value) -> GatewayRes
     }
 }
 
-/// The non-login user `name@origin` for a body's `author` or `user`.
-fn remote_user(world: &World, origin: &str, profile: Option<&Value>) -> GatewayResult<Arc<User>> {
-    let profile = profile.ok_or_else(|| GatewayError::invalid("Missing the user object"))?;
-    let display_name = profile.get("display_name").and_then(Value::as_str);
-    users::remote_user(world, origin, text(profile, "username")?, display_name)
-}
-
 fn caller(user: Arc<User>) -> Caller {
     Caller {
         user,
@@ -214,12 +208,24 @@ async fn channel_for(world: &Arc<World>, place: &Place, user: &Arc<User>) -> Gat
     }
 }
 
-/// The local mirror of the origin's message `remote`, with its channel and
-/// author: edits and deletes act as that author.
-fn mirror(world: &World, origin: &str, remote: Id) -> GatewayResult<(Id, Id, Arc<User>)> {
+/// The local mirror of the origin's message `remote` (in the body's
+/// channel), with its channel and author: edits and deletes act as that
+/// author.
+fn mirror(
+    world: &World,
+    origin: &str,
+    remote: Id,
+    place: &Place,
+) -> GatewayResult<(Id, Id, Arc<User>)> {
     let unknown = || GatewayError::not_found("Unknown message");
-    let local = world.store.fed_mirror(origin, remote)?.ok_or_else(unknown)?;
+    let local = world
+        .store
+        .fed_mirror(origin, remote)?
+        .ok_or_else(unknown)?;
     let channel = world.store.channel_of_message(local)?.ok_or_else(unknown)?;
+    if matches!(place, Place::Channel(c) if *c != channel) {
+        return Err(unknown());
+    }
     let message = world.store.message(channel, local)?.ok_or_else(unknown)?;
     Ok((channel, local, world.user(message.author_id)?))
 }
@@ -236,35 +242,155 @@ fn local_message(world: &World, origin: &str, named: Id) -> GatewayResult<Id> {
     }
 }
 
+/// A user as a body names them (`author` or `user`).
+struct Profile {
+    name: String,
+    display_name: Option<String>,
+}
+
+/// A body's event, read and checked before anything is created.
+enum Incoming {
+    Create {
+        remote: Id,
+        author: Profile,
+        content: String,
+        encrypted: bool,
+        nonce: Option<String>,
+        reply_to: Option<Id>,
+    },
+    Update {
+        remote: Id,
+        content: String,
+        encrypted: bool,
+        nonce: Option<String>,
+    },
+    Delete {
+        remote: Id,
+    },
+    React {
+        message: Id,
+        user: Profile,
+        emoji: String,
+        add: bool,
+    },
+    Typing {
+        user: Profile,
+    },
+}
+
+fn profile(d: &Value, key: &str) -> GatewayResult<Profile> {
+    let p = d
+        .get(key)
+        .ok_or_else(|| GatewayError::invalid(format!("Missing object `d.{key}`")))?;
+    Ok(Profile {
+        name: validate_username(text(p, "username")?)?,
+        display_name: p
+            .get("display_name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+fn content(world: &World, d: &Value) -> GatewayResult<String> {
+    let content = text(d, "content")?;
+    if content.trim().is_empty() {
+        return Err(GatewayError::invalid("Message content must not be empty"));
+    }
+    let max = world.config.message_length;
+    if content.chars().count() > max {
+        return Err(GatewayError::too_large(format!(
+            "Message content is longer than {max} characters"
+        )));
+    }
+    Ok(content.to_string())
+}
+
+fn parse(world: &World, op: i64, d: &Value) -> GatewayResult<Incoming> {
+    let encrypted = d.get("encrypted").and_then(Value::as_bool).unwrap_or(false);
+    let nonce = d.get("nonce").and_then(Value::as_str).map(str::to_string);
+    Ok(match op {
+        op::MESSAGE_CREATE => Incoming::Create {
+            remote: id(d, "id")?,
+            author: profile(d, "author")?,
+            content: content(world, d)?,
+            encrypted,
+            nonce,
+            reply_to: id(d, "reply_to").ok(),
+        },
+        op::MESSAGE_UPDATE => Incoming::Update {
+            remote: id(d, "id")?,
+            content: content(world, d)?,
+            encrypted,
+            nonce,
+        },
+        op::MESSAGE_DELETE => Incoming::Delete {
+            remote: id(d, "id")?,
+        },
+        op::MESSAGE_REACTION => Incoming::React {
+            message: id(d, "message_id")?,
+            user: profile(d, "user")?,
+            emoji: text(d, "emoji")?.to_string(),
+            add: match text(d, "action")? {
+                "add" => true,
+                "remove" => false,
+                other => {
+                    return Err(GatewayError::invalid(format!(
+                        "`d.action` must be \"add\" or \"remove\", got {other:?}"
+                    )))
+                }
+            },
+        },
+        op::TYPING_START => Incoming::Typing {
+            user: profile(d, "user")?,
+        },
+        other => {
+            return Err(GatewayError::invalid(format!(
+                "op {other} does not federate (10, 11, 12, 13 and 60 do)"
+            )))
+        }
+    })
+}
+
+fn user(world: &World, origin: &str, p: &Profile) -> GatewayResult<Arc<User>> {
+    users::remote_user(world, origin, &p.name, p.display_name.as_deref())
+}
+
 async fn apply(
     world: &Arc<World>,
     fed: &Federation,
     origin: &str,
     data: FederationData,
 ) -> GatewayResult<()> {
-    let d = &data.d;
-    if !d.is_object() {
+    if !data.d.is_object() {
         return Err(GatewayError::invalid("`d` must be an object"));
     }
-    let place = place(world, fed, origin, d)?;
-    match data.op {
-        op::MESSAGE_CREATE => {
-            let remote = id(d, "id")?;
-            let author = remote_user(world, origin, d.get("author"))?;
+    // Everything is read and checked first: a refused body must not leave
+    // a user or a membership behind.
+    let incoming = parse(world, data.op, &data.d)?;
+    let place = place(world, fed, origin, &data.d)?;
+    match incoming {
+        Incoming::Create {
+            remote,
+            author,
+            content,
+            encrypted,
+            nonce,
+            reply_to,
+        } => {
+            let author = user(world, origin, &author)?;
             let channel_id = channel_for(world, &place, &author).await?;
-            let reply_to = match id(d, "reply_to") {
-                Ok(r) => local_message(world, origin, r)
+            let reply_to = reply_to.and_then(|r| {
+                local_message(world, origin, r)
                     .ok()
-                    .filter(|l| world.store.message(channel_id, *l).ok().flatten().is_some()),
-                Err(_) => None,
-            };
+                    .filter(|l| world.store.message(channel_id, *l).ok().flatten().is_some())
+            });
             let message = NewMessage {
                 channel_id,
-                content: text(d, "content")?.to_string(),
+                content,
                 reply_to,
                 attachments: Vec::new(),
-                encrypted: d.get("encrypted").and_then(Value::as_bool).unwrap_or(false),
-                nonce: d.get("nonce").and_then(Value::as_str).map(str::to_string),
+                encrypted,
+                nonce,
                 client_ref: Some(format!("federation:{origin}:{remote}")),
                 untagged: false,
                 binary: false,
@@ -274,65 +400,70 @@ async fn apply(
                 .await?
             {
                 Reply::Message(full) => {
-                    world.store.fed_put_mirror(origin, remote, full.message.id)?;
+                    world
+                        .store
+                        .fed_put_mirror(origin, remote, full.message.id)?;
                     world.store.commit().await?;
                     Ok(())
                 }
                 _ => Err(GatewayError::internal("unexpected reply to SendMessage")),
             }
         }
-        op::MESSAGE_UPDATE | op::MESSAGE_DELETE => {
-            let (channel_id, message_id, author) = mirror(world, origin, id(d, "id")?)?;
+        Incoming::Update {
+            remote,
+            content,
+            encrypted,
+            nonce,
+        } => {
+            let (channel_id, message_id, author) = mirror(world, origin, remote, &place)?;
+            let edit = Command::EditMessage {
+                channel_id,
+                message_id,
+                content,
+                encrypted,
+                nonce,
+            };
+            world.execute(caller(author), edit).await.map(|_| ())
+        }
+        Incoming::Delete { remote } => {
+            let (channel_id, message_id, author) = mirror(world, origin, remote, &place)?;
+            let delete = Command::DeleteMessage {
+                channel_id,
+                message_id,
+            };
+            world.execute(caller(author), delete).await.map(|_| ())
+        }
+        Incoming::React {
+            message,
+            user: who,
+            emoji,
+            add,
+        } => {
+            let message_id = local_message(world, origin, message)?;
+            let held_in = world
+                .store
+                .channel_of_message(message_id)?
+                .ok_or_else(|| GatewayError::not_found("Unknown message"))?;
             if let Place::Channel(c) = place {
-                if c != channel_id {
+                if c != held_in {
                     return Err(GatewayError::not_found("Unknown message"));
                 }
             }
-            let command = if data.op == op::MESSAGE_UPDATE {
-                Command::EditMessage {
-                    channel_id,
-                    message_id,
-                    content: text(d, "content")?.to_string(),
-                    encrypted: d.get("encrypted").and_then(Value::as_bool).unwrap_or(false),
-                    nonce: d.get("nonce").and_then(Value::as_str).map(str::to_string),
-                }
-            } else {
-                Command::DeleteMessage {
-                    channel_id,
-                    message_id,
-                }
-            };
-            world.execute(caller(author), command).await.map(|_| ())
-        }
-        op::MESSAGE_REACTION => {
-            let user = remote_user(world, origin, d.get("user"))?;
-            let channel_id = channel_for(world, &place, &user).await?;
-            let message_id = local_message(world, origin, id(d, "message_id")?)?;
-            let add = match text(d, "action")? {
-                "add" => true,
-                "remove" => false,
-                other => {
-                    return Err(GatewayError::invalid(format!(
-                        "`d.action` must be \"add\" or \"remove\", got {other:?}"
-                    )))
-                }
-            };
+            let who = user(world, origin, &who)?;
+            let channel_id = channel_for(world, &place, &who).await?;
             let react = Command::React {
                 channel_id,
                 message_id,
-                emoji: text(d, "emoji")?.to_string(),
+                emoji,
                 add,
             };
-            world.execute(caller(user), react).await.map(|_| ())
+            world.execute(caller(who), react).await.map(|_| ())
         }
-        op::TYPING_START => {
-            let user = remote_user(world, origin, d.get("user"))?;
-            let channel_id = channel_for(world, &place, &user).await?;
+        Incoming::Typing { user: who } => {
+            let who = user(world, origin, &who)?;
+            let channel_id = channel_for(world, &place, &who).await?;
             let typing = Command::Typing { channel_id };
-            world.execute(caller(user), typing).await.map(|_| ())
+            world.execute(caller(who), typing).await.map(|_| ())
         }
-        other => Err(GatewayError::invalid(format!(
-            "op {other} does not federate (10, 11, 12, 13 and 60 do)"
-        ))),
     }
 }

@@ -121,9 +121,10 @@ impl Federation {
             })?;
             let domain = p.domain.to_ascii_lowercase();
             let stats = PeerStats::default();
-            stats
-                .queued
-                .store(world.store.fed_outbox_len(&domain) as i64, Ordering::Relaxed);
+            stats.queued.store(
+                world.store.fed_outbox_len(&domain) as i64,
+                Ordering::Relaxed,
+            );
             peers.push(Arc::new(Peer {
                 endpoint: format!("{}/federation/receive", p.url.trim_end_matches('/')),
                 domain,
@@ -195,7 +196,11 @@ impl Federation {
 
     /// The bridges of a local channel.
     pub fn bridges_of(&self, channel: Id) -> Vec<Bridge> {
-        self.bridges.read().get(&channel).cloned().unwrap_or_default()
+        self.bridges
+            .read()
+            .get(&channel)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Whether `channel` is bridged with `peer`.
@@ -279,10 +284,14 @@ fn bridgeable(world: &World, user: Id, channel: Id) -> GatewayResult<()> {
         .channel(channel)?
         .ok_or_else(|| GatewayError::not_found("Unknown channel"))?;
     if c.guild_id.is_none() || c.kind != ChannelKind::Text || c.thread.is_some() {
-        return Err(GatewayError::invalid("Only guild text channels can be bridged"));
+        return Err(GatewayError::invalid(
+            "Only guild text channels can be bridged",
+        ));
     }
     if bits & perm::MANAGE_CHANNELS == 0 {
-        return Err(GatewayError::forbidden("Missing permission MANAGE_CHANNELS"));
+        return Err(GatewayError::forbidden(
+            "Missing permission MANAGE_CHANNELS",
+        ));
     }
     Ok(())
 }

@@ -70,10 +70,12 @@ impl Store {
 
     /// Whether a body `id` from `origin` arrived in the last 24 h.
     pub fn fed_seen(&self, origin: &str, id: &str) -> Result<bool, StoreError> {
-        Ok(match self.inner.t.fed_seen.get(keyed(origin, id.as_bytes()))? {
-            Some(v) => id_at(&v, 0).is_ok_and(|at| now_ms() - at.0 as i64 <= SEEN_FOR_MS),
-            None => false,
-        })
+        Ok(
+            match self.inner.t.fed_seen.get(keyed(origin, id.as_bytes()))? {
+                Some(v) => id_at(&v, 0).is_ok_and(|at| now_ms() - at.0 as i64 <= SEEN_FOR_MS),
+                None => false,
+            },
+        )
     }
 
     pub fn fed_mark_seen(&self, origin: &str, id: &str) -> Result<(), StoreError> {
@@ -179,9 +181,15 @@ mod tests {
         s.fed_outbox_push("b", Id(1), b"one").unwrap();
         s.fed_outbox_push("bb", Id(0), b"other peer").unwrap();
         assert_eq!(s.fed_outbox_len("b"), 2);
-        assert_eq!(s.fed_outbox_first("b").unwrap(), Some((Id(1), b"one".to_vec())));
+        assert_eq!(
+            s.fed_outbox_first("b").unwrap(),
+            Some((Id(1), b"one".to_vec()))
+        );
         s.fed_outbox_remove("b", Id(1)).unwrap();
-        assert_eq!(s.fed_outbox_first("b").unwrap(), Some((Id(2), b"two".to_vec())));
+        assert_eq!(
+            s.fed_outbox_first("b").unwrap(),
+            Some((Id(2), b"two".to_vec()))
+        );
         s.fed_outbox_remove("b", Id(2)).unwrap();
         assert_eq!(s.fed_outbox_first("b").unwrap(), None);
         assert_eq!(s.fed_outbox_len("bb"), 1);
