@@ -182,6 +182,7 @@ fn bind(name: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let signals = ShutdownSignals::register();
     let data_dir = config.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
@@ -313,7 +314,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let timeout = Duration::from_millis(config.shutdown.timeout_ms);
     let state2 = admin_state.clone();
     actix_rt::spawn(async move {
-        wait_for_signal().await;
+        signals.wait().await;
         info!("shutting down");
         stop_flag.store(true, Ordering::SeqCst);
         state2.set_ready(false);
@@ -345,20 +346,34 @@ fn open_connections(world: &World) -> i64 {
         .sum()
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+/// SIGTERM and SIGINT, caught from here on. Registered before the first
+/// listener is announced: a signal that arrives once clients can connect
+/// must start a graceful shutdown, never kill the process outright.
+struct ShutdownSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn register() -> ShutdownSignals {
+        use tokio::signal::unix::{signal, SignalKind};
+        ShutdownSignals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+    }
+
+    async fn wait(self) {
+        match (self.term, self.int) {
+            (Some(mut term), Some(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
