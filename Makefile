@@ -22,8 +22,13 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# Every scenario of the load generator against a release build; the report
+# goes to docs/bench/ (see docs/performance.md). BENCH="fanout --receivers
+# 1000" (say) runs one scenario instead.
+BENCH ?= all
 bench:
-	@echo "make bench: no load generator yet (see issue 9)"
+	$(CARGO) build --release -p switchboard --bin switchboard
+	$(CARGO) run --release -p switchboard-bench -- $(BENCH)
 
 clean:
 	$(CARGO) clean

@@ -1,8 +1,226 @@
 //! `switchboard-bench`: drives a real Switchboard over loopback with real
-//! clients of every dialect and reports what it measured.
+//! clients of every dialect, and reports what it measured (markdown, JSON
+//! and an SVG chart).
+//!
+//! Every scenario starts its own server from `--server-bin` on 127.0.0.1
+//! with a temporary data directory, and every loop is bounded in count and
+//! time.
 
 mod clients;
+mod recorder;
+mod report;
+mod scenarios;
+mod server;
 
-fn main() -> anyhow::Result<()> {
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+
+use clients::Dialect;
+use report::Report;
+use scenarios::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard-bench",
+    about = "Load generator for Switchboard: idle capacity, fan-out, persisted chat load, login storms and cross-dialect latency, with real clients of JAM, OriginChats, chat-network, V0 and CHAT/NYNJA over MQTT."
+)]
+struct Cli {
+    /// The server binary to start for each scenario (build it with
+    /// `cargo build --release`).
+    #[arg(long, default_value = "target/release/switchboard")]
+    server_bin: PathBuf,
+    /// Where report.md, report.json and fanout-latency.svg are written.
+    #[arg(long, default_value = "docs/bench")]
+    out: PathBuf,
+    /// Spread client sockets over source addresses 127.0.0.1 ..= 127.0.0.N
+    /// (each address has its own range of ephemeral ports).
+    #[arg(long, default_value_t = 4)]
+    spread: u8,
+    /// Connections opened at the same time while setting up.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Every scenario with the sizes `make bench` uses.
+    All(AllArgs),
+    /// Idle capacity: N authenticated connections per dialect on a fresh
+    /// server; server memory per connection and connects per second.
+    Idle(IdleArgs),
+    /// Fan-out: one channel with N receivers of mixed dialects (JAM,
+    /// OriginChats, V0, NYNJA) and one sender at a fixed rate; deliveries
+    /// per second and send-to-receive latency for each N.
+    Fanout(FanoutArgs),
+    /// Persisted chat load: many channels and senders, with durability
+    /// "strict" and then "batched"; acknowledged messages per second.
+    Chat(ChatArgs),
+    /// Login storm: N concurrent password logins; time to authenticated.
+    Login(LoginArgs),
+    /// Cross-dialect latency: from a sender of each dialect to a receiver
+    /// of each other dialect.
+    Cross(CrossArgs),
+}
+
+#[derive(Args)]
+struct AllArgs {
+    /// Idle connections per dialect.
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// Idle connections for chat-network and NYNJA, whose accounts are
+    /// made one by one.
+    #[arg(long, default_value_t = 5_000)]
+    connections_per_account_dialect: usize,
+}
+
+#[derive(Args)]
+struct IdleArgs {
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    #[arg(long, value_delimiter = ',', default_values = ["jam", "originchats", "chatnet", "v0", "nynja"])]
+    dialects: Vec<Dialect>,
+}
+
+#[derive(Args)]
+struct FanoutArgs {
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 5000, 10000])]
+    receivers: Vec<usize>,
+    /// Messages per second from the sender.
+    #[arg(long, default_value_t = 20)]
+    rate: u64,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// The receivers' dialects, in turn.
+    #[arg(long, value_delimiter = ',', default_values = ["jam", "originchats", "v0", "nynja"])]
+    mix: Vec<Dialect>,
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    #[arg(long, default_value_t = 20)]
+    channels: usize,
+    #[arg(long, default_value_t = 40)]
+    senders: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Unacknowledged messages a sender may have.
+    #[arg(long, default_value_t = 32)]
+    window: u64,
+}
+
+#[derive(Args)]
+struct LoginArgs {
+    #[arg(long, default_value_t = 200)]
+    logins: usize,
+}
+
+#[derive(Args)]
+struct CrossArgs {
+    /// Messages from each client.
+    #[arg(long, default_value_t = 100)]
+    messages: u64,
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(String::new(), |kb| format!(", {} GiB", kb / (1024 * 1024)));
+    format!("{cpus} cores ({model}){mem}; server and load generator on the same machine")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    clients::epoch();
+    let settings = Settings {
+        server_bin: cli.server_bin.clone(),
+        spread: cli.spread,
+        concurrency: cli.concurrency,
+    };
+    anyhow::ensure!(
+        settings.server_bin.exists(),
+        "no server binary at {} (run `cargo build --release` first, or pass --server-bin)",
+        settings.server_bin.display()
+    );
+    let started = Instant::now();
+    let mut report = Report::default();
+    match cli.scenario {
+        Scenario::All(a) => {
+            let wide = [Dialect::Jam, Dialect::OriginChats, Dialect::V0];
+            scenarios::idle::run(&settings, &mut report, &wide, a.connections).await?;
+            let narrow = [Dialect::Chatnet, Dialect::Nynja];
+            scenarios::idle::run(
+                &settings,
+                &mut report,
+                &narrow,
+                a.connections_per_account_dialect,
+            )
+            .await?;
+            let plan = scenarios::fanout::Plan {
+                receivers: vec![1000, 5000, 10000],
+                rate: 20,
+                seconds: 10,
+                mix: scenarios::fanout::MIX.to_vec(),
+            };
+            scenarios::fanout::run(&settings, &mut report, &plan).await?;
+            let plan = scenarios::chat::Plan {
+                channels: 20,
+                senders: 40,
+                seconds: 10,
+                window: 32,
+            };
+            scenarios::chat::run(&settings, &mut report, &plan).await?;
+            scenarios::login::run(&settings, &mut report, 200).await?;
+            scenarios::cross::run(&settings, &mut report, 100).await?;
+        }
+        Scenario::Idle(a) => {
+            scenarios::idle::run(&settings, &mut report, &a.dialects, a.connections).await?
+        }
+        Scenario::Fanout(a) => {
+            let plan = scenarios::fanout::Plan {
+                receivers: a.receivers,
+                rate: a.rate,
+                seconds: a.seconds,
+                mix: a.mix,
+            };
+            scenarios::fanout::run(&settings, &mut report, &plan).await?
+        }
+        Scenario::Chat(a) => {
+            let plan = scenarios::chat::Plan {
+                channels: a.channels,
+                senders: a.senders,
+                seconds: a.seconds,
+                window: a.window,
+            };
+            scenarios::chat::run(&settings, &mut report, &plan).await?
+        }
+        Scenario::Login(a) => scenarios::login::run(&settings, &mut report, a.logins).await?,
+        Scenario::Cross(a) => scenarios::cross::run(&settings, &mut report, a.messages).await?,
+    }
+    report.write(&cli.out, &machine())?;
+    println!(
+        "report written to {} in {:.0} s",
+        cli.out.join("report.md").display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -9,9 +9,16 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{find_marker, ws_connect, Account, ClientOpts, Connected, Room, Target, LOGIN_TIMEOUT, SEND_QUEUE};
+use super::{
+    find_marker, ws_connect, Account, ClientOpts, Connected, Room, Target, LOGIN_TIMEOUT,
+    SEND_QUEUE,
+};
 
-pub async fn connect(target: &Target, account: &Account, opts: ClientOpts) -> anyhow::Result<Connected> {
+pub async fn connect(
+    target: &Target,
+    account: &Account,
+    opts: ClientOpts,
+) -> anyhow::Result<Connected> {
     let started = Instant::now();
     let url = format!("ws://{}/ws", target.http);
     let mut ws = ws_connect(&url, opts.source_ip, None).await?;
@@ -21,7 +28,13 @@ pub async fn connect(target: &Target, account: &Account, opts: ClientOpts) -> an
         .context("closed before HELLO")??;
     let hello: Value = serde_json::from_str(hello.to_text()?)?;
     let heartbeat_ms = hello["d"]["heartbeat_interval"].as_u64().unwrap_or(41_250);
-    ws.send(Message::text(json!({"op": 2, "d": {"token": account.token}}).to_string()))
+    // Without a token the login pays for the password hash (login storms).
+    let auth = if account.token.is_empty() {
+        json!({"action": "login", "username": account.username, "password": account.password})
+    } else {
+        json!({"token": account.token})
+    };
+    ws.send(Message::text(json!({"op": 2, "d": auth}).to_string()))
         .await?;
     loop {
         let frame = tokio::time::timeout(LOGIN_TIMEOUT, ws.next())
@@ -71,5 +84,9 @@ pub async fn connect(target: &Target, account: &Account, opts: ClientOpts) -> an
             }
         }
     });
-    Ok(Connected { ready_after, tx, task })
+    Ok(Connected {
+        ready_after,
+        tx,
+        task,
+    })
 }

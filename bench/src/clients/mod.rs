@@ -125,8 +125,32 @@ pub fn marker_text(seq: u64) -> String {
     format!("bench:{seq}:{}", now_us())
 }
 
-/// The first marker in `bytes`, if any.
+/// base64 of `bench:`: chat-network texts travel base64-encoded (the
+/// server stores them as ciphertext), so their markers arrive sealed.
+const SEALED_MARKER: &[u8] = b"YmVuY2g6";
+
+/// The first marker in `bytes`, plain or sealed, if any.
 pub fn find_marker(bytes: &[u8]) -> Option<Marker> {
+    find_plain_marker(bytes).or_else(|| find_sealed_marker(bytes))
+}
+
+fn find_sealed_marker(bytes: &[u8]) -> Option<Marker> {
+    use base64::Engine;
+    let start = bytes
+        .windows(SEALED_MARKER.len())
+        .position(|w| w == SEALED_MARKER)?;
+    let rest = bytes.get(start..)?;
+    let len = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        .count();
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(rest.get(..len)?)
+        .ok()?;
+    find_plain_marker(&text)
+}
+
+fn find_plain_marker(bytes: &[u8]) -> Option<Marker> {
     let start = bytes.windows(MARKER.len()).position(|w| w == MARKER)? + MARKER.len();
     let digits = |from: usize| -> Option<(u64, usize)> {
         let rest = bytes.get(from..)?;
@@ -252,7 +276,11 @@ pub async fn ws_connect(
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", p.parse()?);
     }
-    let host = request.uri().host().context("url without host")?.to_string();
+    let host = request
+        .uri()
+        .host()
+        .context("url without host")?
+        .to_string();
     let port = request.uri().port_u16().unwrap_or(80);
     let addr = tokio::net::lookup_host((host.as_str(), port))
         .await?
@@ -288,5 +316,10 @@ mod tests {
         assert_eq!(find_marker(b"nothing here"), None);
         let text = marker_text(7);
         assert_eq!(find_marker(text.as_bytes()).map(|m| m.seq), Some(7));
+        use base64::Engine;
+        let sealed = base64::engine::general_purpose::STANDARD.encode(marker_text(77));
+        let frame = format!(r#"{{"content":"{sealed}","encrypted":true}}"#);
+        assert_eq!(find_marker(frame.as_bytes()).map(|m| m.seq), Some(77));
+        assert_eq!(find_marker(b"YmVuY2g6"), None);
     }
 }
