@@ -269,6 +269,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         builder = builder.listen("v0", listener, move || {
             let (w, v0) = (w.clone(), v0.clone());
             fn_service(move |stream: actix_rt::net::TcpStream| {
+                // Frames are written whole; Nagle would only hold them back.
+                let _ = stream.set_nodelay(true);
                 let peer = stream
                     .peer_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -283,6 +285,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         builder = builder.listen("mqtt", listener, move || {
             let (w, ny) = (w.clone(), ny.clone());
             fn_service(move |stream: actix_rt::net::TcpStream| {
+                // Frames are written whole; Nagle would only hold them back.
+                let _ = stream.set_nodelay(true);
                 let peer = stream
                     .peer_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));

@@ -90,6 +90,9 @@ pub async fn upgrade(
     req: Request,
     mut framed: Framed<TcpStream, h1::Codec>,
 ) -> Result<(), UpgradeError> {
+    // The session writes whole frames from here on; Nagle would hold a frame
+    // back until the previous one is acknowledged.
+    let _ = framed.io_ref().set_nodelay(true);
     let found = target(&world, &dialects.oc, listener, req.path()).and_then(|t| match t {
         Target::Jam | Target::Chatnet | Target::Mqtt => Some((t, None)),
         Target::OriginChats(g) => world

@@ -41,8 +41,47 @@ struct Cli {
     /// Connections opened at the same time while setting up.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Also load this OriginChats server (any implementation, e.g. the
+    /// original) the same way, side by side in the idle scenario.
+    #[arg(long)]
+    compare_originchats: Option<String>,
+    /// Also load this chat-network server the same way.
+    #[arg(long)]
+    compare_chatnet: Option<String>,
+    /// `username:password` of an account on the compared servers
+    /// (chat-network: signed up if missing).
+    #[arg(long, default_value = "bench:bench-password")]
+    compare_account: String,
+    /// Process id of a compared server, to report its memory.
+    #[arg(long)]
+    compare_pid: Option<u32>,
     #[command(subcommand)]
     scenario: Scenario,
+}
+
+impl Cli {
+    fn externals(&self) -> Vec<scenarios::idle::External> {
+        let (username, password) = self
+            .compare_account
+            .split_once(':')
+            .unwrap_or((self.compare_account.as_str(), ""));
+        let mut out = Vec::new();
+        for (dialect, url) in [
+            (Dialect::OriginChats, &self.compare_originchats),
+            (Dialect::Chatnet, &self.compare_chatnet),
+        ] {
+            if let Some(url) = url {
+                out.push(scenarios::idle::External {
+                    dialect,
+                    url: url.clone(),
+                    username: username.to_string(),
+                    password: password.to_string(),
+                    pid: self.compare_pid,
+                });
+            }
+        }
+        out
+    }
 }
 
 #[derive(Subcommand)]
@@ -71,10 +110,10 @@ struct AllArgs {
     /// Idle connections per dialect.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
-    /// Idle connections for chat-network and NYNJA, whose accounts are
-    /// made one by one.
+    /// Idle connections for NYNJA, whose accounts are made one per
+    /// connection (an MQTT ClientId is one session).
     #[arg(long, default_value_t = 5_000)]
-    connections_per_account_dialect: usize,
+    nynja_connections: usize,
 }
 
 #[derive(Args)]
@@ -163,18 +202,19 @@ async fn main() -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let mut report = Report::default();
+    let externals = cli.externals();
     match cli.scenario {
         Scenario::All(a) => {
-            let wide = [Dialect::Jam, Dialect::OriginChats, Dialect::V0];
-            scenarios::idle::run(&settings, &mut report, &wide, a.connections).await?;
-            let narrow = [Dialect::Chatnet, Dialect::Nynja];
-            scenarios::idle::run(
-                &settings,
-                &mut report,
-                &narrow,
-                a.connections_per_account_dialect,
-            )
-            .await?;
+            let wide = [
+                Dialect::Jam,
+                Dialect::OriginChats,
+                Dialect::Chatnet,
+                Dialect::V0,
+            ];
+            scenarios::idle::run(&settings, &mut report, &wide, a.connections, &externals).await?;
+            // One account per MQTT connection: fewer, each made over `Auth`.
+            let narrow = [Dialect::Nynja];
+            scenarios::idle::run(&settings, &mut report, &narrow, a.nynja_connections, &[]).await?;
             let plan = scenarios::fanout::Plan {
                 receivers: vec![1000, 5000, 10000],
                 rate: 20,
@@ -193,7 +233,14 @@ async fn main() -> anyhow::Result<()> {
             scenarios::cross::run(&settings, &mut report, 100).await?;
         }
         Scenario::Idle(a) => {
-            scenarios::idle::run(&settings, &mut report, &a.dialects, a.connections).await?
+            scenarios::idle::run(
+                &settings,
+                &mut report,
+                &a.dialects,
+                a.connections,
+                &externals,
+            )
+            .await?
         }
         Scenario::Fanout(a) => {
             let plan = scenarios::fanout::Plan {

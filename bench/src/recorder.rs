@@ -76,10 +76,6 @@ impl Recorder {
         }
         Latency::of(&all)
     }
-
-    pub fn ack_latency(&self) -> Latency {
-        Latency::of(&self.acks.lock())
-    }
 }
 
 impl Sink for Recorder {
@@ -99,11 +95,14 @@ impl Sink for Recorder {
     }
 }
 
+/// One (sender dialect, receiver dialect) pair and its latencies.
+type Cell = ((Dialect, Dialect), Histogram<u64>);
+
 /// Latency from each sender dialect to each receiver dialect.
 pub struct CrossRecorder {
     /// The dialect of each client index.
     pub dialects: Vec<Dialect>,
-    cells: Mutex<Vec<((Dialect, Dialect), Histogram<u64>)>>,
+    cells: Mutex<Vec<Cell>>,
 }
 
 impl CrossRecorder {

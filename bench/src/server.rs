@@ -38,7 +38,6 @@ pub struct Server {
     child: Child,
     _dir: TempDir,
     pub target: Target,
-    pub admin: SocketAddr,
 }
 
 impl Server {
@@ -96,7 +95,6 @@ impl Server {
             child,
             _dir: dir,
             target,
-            admin: addr("admin")?,
         })
     }
 

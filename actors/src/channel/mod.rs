@@ -77,6 +77,10 @@ pub struct ChannelActor {
     guild: Option<Arc<GuildShared>>,
     pending: VecDeque<Pending>,
     next_seq: u64,
+    /// A commit is in flight. Writes that arrive meanwhile wait for the
+    /// next one: one commit future per actor at a time, however many
+    /// writes are queued (actix polls every spawned future on each wake).
+    committing: bool,
 }
 
 impl ChannelActor {
@@ -91,6 +95,7 @@ impl ChannelActor {
             guild,
             pending: VecDeque::new(),
             next_seq: 1,
+            committing: false,
         }
     }
 
@@ -201,15 +206,28 @@ impl ChannelActor {
             started,
             federated,
         });
-        let commit = self.world.store.commit();
-        ctx.spawn(commit.into_actor(self).map(move |res, act, _| {
-            let res = res.map_err(GatewayError::from);
-            act.release(seq, res);
-        }));
+        if !self.committing {
+            self.start_commit(ctx);
+        }
         Box::pin(async move {
             rx.await
                 .unwrap_or_else(|_| Err(GatewayError::internal("channel stopped")))
         })
+    }
+
+    /// Commits everything queued so far; when that lands, releases it and
+    /// starts the next commit if more writes queued up meanwhile.
+    fn start_commit(&mut self, ctx: &mut Context<Self>) {
+        let upto = self.next_seq - 1;
+        self.committing = true;
+        let commit = self.world.store.commit();
+        ctx.spawn(commit.into_actor(self).map(move |res, act, ctx| {
+            act.committing = false;
+            act.release(upto, res.map_err(GatewayError::from));
+            if !act.pending.is_empty() {
+                act.start_commit(ctx);
+            }
+        }));
     }
 
     /// Everything up to `seq` is durable (or failed): publish and answer in

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::{
-    find_marker, ws_connect, Account, ClientOpts, Connected, Marker, Room, Target, LOGIN_TIMEOUT,
+    find_marker, ws_connect, Account, ClientOpts, Connected, Room, Target, LOGIN_TIMEOUT,
     SEND_QUEUE,
 };
 

@@ -38,14 +38,6 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    pub const ALL: [Dialect; 5] = [
-        Dialect::Jam,
-        Dialect::OriginChats,
-        Dialect::Chatnet,
-        Dialect::V0,
-        Dialect::Nynja,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Jam => "jam",
@@ -54,12 +46,6 @@ impl Dialect {
             Dialect::V0 => "v0",
             Dialect::Nynja => "nynja",
         }
-    }
-
-    /// Dialects whose clients talk in guild channels (chat-network has
-    /// only direct messages).
-    pub fn has_channels(self) -> bool {
-        self != Dialect::Chatnet
     }
 }
 

@@ -2,20 +2,34 @@
 //! server; the server's resident memory per connection and the connect
 //! rate.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
 
 use super::{discard, Ctx, Settings};
-use crate::clients::{Dialect, Room};
+use crate::clients::{chatnet, Account, Client, ClientOpts, Dialect, Room, Target};
 use crate::report::{f1, int, Report};
 use crate::server::Durability;
+
+/// Another server of one dialect to load the same way, side by side.
+#[derive(Clone, Debug)]
+pub struct External {
+    pub dialect: Dialect,
+    pub url: String,
+    /// An account there (chat-network: signed up first if it is missing).
+    pub username: String,
+    pub password: String,
+    /// Its process id, to read its memory.
+    pub pid: Option<u32>,
+}
 
 pub async fn run(
     settings: &Settings,
     report: &mut Report,
     dialects: &[Dialect],
     n: usize,
+    externals: &[External],
 ) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut data = Vec::new();
@@ -56,6 +70,11 @@ pub async fn run(
         drop(clients);
         ctx.stop().await;
     }
+    for ext in externals {
+        let (row, value) = external(settings, ext, n).await?;
+        rows.push(row);
+        data.push(value);
+    }
     report.section(
         "idle",
         "Idle capacity",
@@ -65,4 +84,92 @@ pub async fn run(
         json!(data),
     );
     Ok(())
+}
+
+/// The same load against another server: password logins (its accounts
+/// have no Switchboard tokens), memory only when its pid is known.
+async fn external(
+    settings: &Settings,
+    ext: &External,
+    n: usize,
+) -> anyhow::Result<(Vec<String>, serde_json::Value)> {
+    let unused = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+    let target = Target {
+        http: unused,
+        originchats_url: ext.url.clone(),
+        chatnet_url: ext.url.clone(),
+        v0: unused,
+        mqtt: unused,
+    };
+    let source = std::net::IpAddr::from([127, 0, 0, 1]);
+    if ext.dialect == Dialect::Chatnet {
+        // "Taken" is fine: the account is all we need.
+        let _ = chatnet::signup(&ext.url, source, &ext.username, &ext.password).await;
+    }
+    let account = Account {
+        username: ext.username.clone(),
+        password: ext.password.clone(),
+        ..Account::default()
+    };
+    let room = match ext.dialect {
+        Dialect::Chatnet => Room::Direct {
+            username: ext.username.clone(),
+            user_id: String::new(),
+        },
+        _ => Room::Channel {
+            id: "general".into(),
+            name: "general".into(),
+        },
+    };
+    let before = ext.pid.and_then(rss_of);
+    let started = Instant::now();
+    let clients: Vec<Client> = stream::iter(0..n)
+        .map(|i| {
+            let spread = settings.spread.max(1) as usize;
+            let opts = ClientOpts {
+                index: i,
+                source_ip: std::net::IpAddr::from([127, 0, 0, 1 + (i % spread) as u8]),
+                room: room.clone(),
+                sink: discard(),
+            };
+            let (target, account) = (target.clone(), account.clone());
+            async move { Client::connect(ext.dialect, &target, &account, opts).await }
+        })
+        .buffered(settings.concurrency)
+        .try_collect()
+        .await?;
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = ext.pid.and_then(rss_of);
+    let alive = clients.iter().filter(|c| c.is_alive()).count();
+    let per_conn = match (before, after) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / n as f64),
+        _ => None,
+    };
+    let rate = n as f64 / took.as_secs_f64();
+    let row = vec![
+        format!("{} at {}", ext.dialect.name(), ext.url),
+        n.to_string(),
+        alive.to_string(),
+        per_conn.map_or("n/a".into(), |b| f1(b / 1024.0)),
+        int(rate),
+        after.map_or("n/a".into(), |a| f1(a as f64 / (1024.0 * 1024.0))),
+    ];
+    let value = json!({
+        "dialect": ext.dialect.name(), "server": ext.url, "connections": n, "alive": alive,
+        "bytes_per_connection": per_conn, "connects_per_second": rate,
+    });
+    Ok((row, value))
+}
+
+fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }

@@ -40,7 +40,6 @@ pub struct Ctx {
     pub server: Server,
     pub rest: Rest,
     pub pool: Vec<Account>,
-    pub guild: String,
     pub general: String,
     next_account: std::sync::atomic::AtomicUsize,
 }
@@ -61,13 +60,12 @@ impl Ctx {
         for a in &mut pool {
             rest.v0_key(a).await?;
         }
-        let (guild, general) = rest.lobby(&pool[0]).await?;
+        let (_, general) = rest.lobby(&pool[0]).await?;
         Ok(Ctx {
             settings: settings.clone(),
             server,
             rest,
             pool,
-            guild,
             general,
             next_account: Default::default(),
         })

@@ -67,11 +67,15 @@ pub fn prefix(op: i64, d: &Value) -> Bytes {
 
 /// Completes a [`prefix`] with this connection's sequence number.
 pub fn finish_frame(prefix: &[u8], s: u64) -> String {
-    let mut out = String::with_capacity(prefix.len() + 24);
-    out.push_str(&String::from_utf8_lossy(prefix));
-    out.push_str(",\"s\":");
-    out.push_str(&s.to_string());
-    out.push('}');
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(prefix.len() + 28);
+    // Prefixes are serde_json output, so always UTF-8; the lossy path only
+    // guards the signature.
+    match std::str::from_utf8(prefix) {
+        Ok(p) => out.push_str(p),
+        Err(_) => out.push_str(&String::from_utf8_lossy(prefix)),
+    }
+    let _ = write!(out, ",\"s\":{s}}}");
     out
 }
 

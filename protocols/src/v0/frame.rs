@@ -146,9 +146,10 @@ impl Encoder<Frame> for V0Codec {
         dst.put_u8(b'\n');
         dst.put_slice(f.payload.len().to_string().as_bytes());
         dst.put_u8(b'\n');
-        for b in f.sig {
-            dst.put_slice(format!("{b:02x}").as_bytes());
-        }
+        let mut sig = [0u8; SIG_HEX];
+        // A buffer of exactly twice the signature's length cannot be refused.
+        let _ = hex::encode_to_slice(f.sig, &mut sig);
+        dst.put_slice(&sig);
         dst.put_u8(b'\n');
         dst.put_slice(&f.payload);
         Ok(())
