@@ -205,16 +205,28 @@ async fn main() -> anyhow::Result<()> {
     let externals = cli.externals();
     match cli.scenario {
         Scenario::All(a) => {
-            let wide = [
+            // One account per MQTT connection: NYNJA's are made over `Auth`,
+            // one by one, so it opens fewer.
+            let counts: Vec<(Dialect, usize)> = [
                 Dialect::Jam,
                 Dialect::OriginChats,
                 Dialect::Chatnet,
                 Dialect::V0,
-            ];
-            scenarios::idle::run(&settings, &mut report, &wide, a.connections, &externals).await?;
-            // One account per MQTT connection: fewer, each made over `Auth`.
-            let narrow = [Dialect::Nynja];
-            scenarios::idle::run(&settings, &mut report, &narrow, a.nynja_connections, &[]).await?;
+                Dialect::Nynja,
+            ]
+            .into_iter()
+            .map(|d| {
+                (
+                    d,
+                    if d == Dialect::Nynja {
+                        a.nynja_connections
+                    } else {
+                        a.connections
+                    },
+                )
+            })
+            .collect();
+            scenarios::idle::run(&settings, &mut report, &counts, &externals).await?;
             let plan = scenarios::fanout::Plan {
                 receivers: vec![1000, 5000, 10000],
                 rate: 20,
@@ -233,14 +245,9 @@ async fn main() -> anyhow::Result<()> {
             scenarios::cross::run(&settings, &mut report, 100).await?;
         }
         Scenario::Idle(a) => {
-            scenarios::idle::run(
-                &settings,
-                &mut report,
-                &a.dialects,
-                a.connections,
-                &externals,
-            )
-            .await?
+            let counts: Vec<(Dialect, usize)> =
+                a.dialects.iter().map(|d| (*d, a.connections)).collect();
+            scenarios::idle::run(&settings, &mut report, &counts, &externals).await?
         }
         Scenario::Fanout(a) => {
             let plan = scenarios::fanout::Plan {

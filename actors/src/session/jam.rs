@@ -170,12 +170,16 @@ impl JamSession {
         };
         let (failed_op, reference) = (frame.op, frame.reference);
         let reply = self.world.execute(caller, command);
-        ctx.spawn(reply.into_actor(self).map(move |res, act, ctx| {
-            if let Err(e) = res {
+        // A task of its own, not a future of this actor: actix polls every
+        // future an actor spawned whenever the actor wakes, so a client with
+        // many commands in flight would make each wake cost all of them.
+        let addr = ctx.address();
+        actix_rt::spawn(async move {
+            if let Err(e) = reply.await {
                 let e = JamError::from(e).with_op(Some(failed_op), reference);
-                act.send_error(ctx, &e);
+                addr.do_send(CommandFailed(e));
             }
-        }));
+        });
     }
 
     fn auth_failed(&mut self, ctx: &mut Context<Self>, err: JamError) {
@@ -372,6 +376,18 @@ impl Handler<Deliver> for JamSession {
             self.send_prefix(ctx, &p);
         }
         self.last_env = Some(env);
+    }
+}
+
+/// A command of this session failed: its op 4.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CommandFailed(JamError);
+
+impl Handler<CommandFailed> for JamSession {
+    type Result = ();
+    fn handle(&mut self, CommandFailed(e): CommandFailed, ctx: &mut Self::Context) {
+        self.send_error(ctx, &e);
     }
 }
 

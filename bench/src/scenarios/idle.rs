@@ -27,13 +27,12 @@ pub struct External {
 pub async fn run(
     settings: &Settings,
     report: &mut Report,
-    dialects: &[Dialect],
-    n: usize,
+    counts: &[(Dialect, usize)],
     externals: &[External],
 ) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut data = Vec::new();
-    for &dialect in dialects {
+    for &(dialect, n) in counts {
         let ctx = Ctx::start(settings, Durability::Batched).await?;
         let room = match dialect {
             Dialect::Chatnet => Room::Direct {
@@ -70,6 +69,7 @@ pub async fn run(
         drop(clients);
         ctx.stop().await;
     }
+    let n = counts.iter().map(|c| c.1).max().unwrap_or(1000);
     for ext in externals {
         let (row, value) = external(settings, ext, n).await?;
         rows.push(row);
