@@ -149,6 +149,10 @@ struct ChatArgs {
     /// Unacknowledged messages a sender may have.
     #[arg(long, default_value_t = 32)]
     window: u64,
+    /// Run only with this `storage.durability` ("strict" or "batched");
+    /// both by default.
+    #[arg(long)]
+    durability: Option<String>,
 }
 
 #[derive(Args)]
@@ -239,6 +243,7 @@ async fn main() -> anyhow::Result<()> {
                 senders: 40,
                 seconds: 10,
                 window: 32,
+                durabilities: vec![server::Durability::Strict, server::Durability::Batched],
             };
             scenarios::chat::run(&settings, &mut report, &plan).await?;
             scenarios::login::run(&settings, &mut report, 200).await?;
@@ -264,6 +269,14 @@ async fn main() -> anyhow::Result<()> {
                 senders: a.senders,
                 seconds: a.seconds,
                 window: a.window,
+                durabilities: match a.durability.as_deref() {
+                    Some("strict") => vec![server::Durability::Strict],
+                    Some("batched") => vec![server::Durability::Batched],
+                    Some(other) => {
+                        anyhow::bail!("--durability: \"strict\" or \"batched\", not {other:?}")
+                    }
+                    None => vec![server::Durability::Strict, server::Durability::Batched],
+                },
             };
             scenarios::chat::run(&settings, &mut report, &plan).await?
         }

@@ -49,8 +49,10 @@ impl Store {
                 }
             }
             let old = messages.insert(&key[..], value.as_slice())?;
+            let mut was_pinned = false;
             if let Some(bytes) = &old {
                 let old: Message = abort(decode(bytes))?;
+                was_pinned = old.pinned;
                 if let Some(r) = old.client_ref.as_deref() {
                     let old_ref = ref_key(m.channel_id, old.author_id, r);
                     if Some(&old_ref) != new_ref.as_ref()
@@ -64,9 +66,11 @@ impl Store {
             if let Some(rk) = &new_ref {
                 refs.insert(rk.as_slice(), &id[..])?;
             }
+            // Only a pin change touches the pins tree: most writes are new,
+            // unpinned messages, and each tree in a transaction costs.
             if m.pinned {
                 pins.insert(&key[..], &[][..])?;
-            } else {
+            } else if was_pinned {
                 pins.remove(&key[..])?;
             }
             Ok(old.is_none())

@@ -23,6 +23,8 @@ pub struct Plan {
     pub seconds: u64,
     /// Messages a sender may have unacknowledged.
     pub window: u64,
+    /// Which durabilities to run, in turn.
+    pub durabilities: Vec<Durability>,
 }
 
 /// Acknowledgements per sender, and their latency.
@@ -49,7 +51,7 @@ impl Sink for Acks {
 pub async fn run(settings: &Settings, report: &mut Report, plan: &Plan) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut data = Vec::new();
-    for durability in [Durability::Strict, Durability::Batched] {
+    for &durability in &plan.durabilities {
         let ctx = Ctx::start(settings, durability).await?;
         let owner = ctx.pool[0].clone();
         let guild = ctx.rest.create_guild(&owner, "bench chat").await?;
