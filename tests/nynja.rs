@@ -892,3 +892,33 @@ async fn nick_search_typing_and_friend_steps() {
     .await;
     assert_eq!(a.recv().await.1, io_error("not_found"));
 }
+
+/// MQTT 3.1.1 §3.1.4: a CONNECT with a ClientId that is already connected
+/// disconnects the existing client, and the new connection carries on.
+#[tokio::test]
+async fn a_second_connection_with_the_same_client_id_takes_over() {
+    let server = TestServer::with_config(NYNJA_FIXED);
+    let (mut first, token) = nynja_login(&server, "15550077").await;
+    first.recv_record("Profile").await;
+    let client_id = first.client_id.clone();
+    let mut second = Ny::connect(&server, &client_id, Some(&token)).await;
+    second.recv_record("Profile").await;
+    first.expect_disconnected().await;
+
+    let mut jam = Jam::register(&server, "tina").await;
+    let general = jam.lobby().general;
+    jam.send(
+        10,
+        serde_json::json!({"channel_id": general, "content": "still here"}),
+        Some("t"),
+    )
+    .await;
+    loop {
+        let (topic, m) = second.recv_record("Message").await;
+        let f = m.record_fields("Message").expect("a Message");
+        if nynja::message_text(&f[9]).as_deref() == Some("still here") {
+            assert_eq!(topic, format!("room/{general}"));
+            break;
+        }
+    }
+}

@@ -155,6 +155,23 @@ impl Ny {
         }
     }
 
+    /// Polls until the server closes the connection (fails on a publish or
+    /// on the safety timeout).
+    pub async fn expect_disconnected(&mut self) {
+        loop {
+            let Ok(ev) = tokio::time::timeout(TIMEOUT, self.eventloop.poll()).await else {
+                panic!("{}: still connected", self.client_id)
+            };
+            match ev {
+                Err(_) => return,
+                Ok(Event::Incoming(Packet::Publish(p))) if p.topic.starts_with("room/") => {
+                    panic!("{}: a room publish after the takeover", self.client_id)
+                }
+                Ok(_) => continue,
+            }
+        }
+    }
+
     pub async fn disconnect(mut self) {
         let _ = self.client.disconnect().await;
         // Drive the loop until the disconnect is sent.

@@ -224,6 +224,21 @@ impl Handler<NynjaOnline> for Hub {
     type Result = MessageResult<NynjaOnline>;
 
     fn handle(&mut self, msg: NynjaOnline, ctx: &mut Self::Context) -> Self::Result {
+        // A NYNJA ClientId is `emqttd_<user id>`, so another NYNJA session of
+        // the same user holds the same ClientId: MQTT 3.1.1 §3.1.4 says the
+        // server disconnects it. For MQTT, going away is exactly that.
+        let taken_over = self
+            .by_user
+            .get(&msg.session.user_id)
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s.dialect == switchboard_protocols::model::Dialect::Nynja && s.id != msg.session.id
+            });
+        for old in taken_over {
+            old.control
+                .do_send(crate::session::handle::Control::Shutdown);
+        }
         let waiting = self
             .world
             .store

@@ -485,6 +485,13 @@ impl MqttSession {
                 Ok(Some(packet)) => {
                     self.world.metrics.frame_in(Dialect::Nynja);
                     self.on_packet(c, packet);
+                    if c.waiting() {
+                        // CONNECT is still making the session live (its
+                        // guilds, its waiting publishes): what followed it in
+                        // the same read is handled once that is done.
+                        c.wait(actix::fut::ready(()).map(|(), act: &mut Self, c| act.feed(c, &[])));
+                        return;
+                    }
                 }
                 Ok(None) => return,
                 // Broken MQTT framing: the connection ends.
