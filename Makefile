@@ -3,7 +3,7 @@
 CARGO ?= cargo
 CONFIG ?= config.toml
 
-.PHONY: build run test lint fmt bench clean fuzz
+.PHONY: build run test test-crash lint fmt bench clean fuzz
 
 build:
 	$(CARGO) build --release
@@ -14,6 +14,12 @@ run:
 test:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+
+# The crash harness at full length: 20 SIGKILLs at random moments while
+# JAM and OriginChats clients send (`make test` runs 3).
+CRASH_ROUNDS ?= 20
+test-crash:
+	CRASH_ROUNDS=$(CRASH_ROUNDS) $(CARGO) test --test crash -- --nocapture
 
 lint:
 	$(CARGO) fmt --all -- --check
