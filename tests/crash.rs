@@ -20,12 +20,15 @@ use tokio_tungstenite::tungstenite::Message;
 /// Messages one client sends per round at most (bounds each round).
 const PER_ROUND: usize = 40;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A pseudo-random number from the clock (no seed to manage; any value
 /// is a valid moment to crash).
 fn random_below(n: u64) -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     u64::from(nanos.wrapping_mul(2_654_435_761)) % n.max(1)
 }
 
@@ -51,7 +54,9 @@ async fn connect(server: &TestServer, dialect: &Dialect, token: &str) -> Ws {
         Dialect::Jam { .. } => server.ws_url(),
         Dialect::OriginChats => oc_url(server),
     };
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
     match dialect {
         Dialect::Jam { .. } => {
             next_json(&mut ws).await.expect("hello");
@@ -182,7 +187,10 @@ async fn acknowledged_messages_survive_sigkill() {
                 server.log()
             );
             let mut seen = std::collections::HashSet::new();
-            assert!(stored.iter().all(|c| seen.insert(c)), "duplicates: {stored:?}");
+            assert!(
+                stored.iter().all(|c| seen.insert(c)),
+                "duplicates: {stored:?}"
+            );
             let in_order = stored
                 .iter()
                 .enumerate()
