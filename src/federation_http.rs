@@ -38,10 +38,7 @@ async fn receive(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return answer(Received {
-                status: 400,
-                body: serde_json::json!({"error": {"code": "INVALID", "message": "The body could not be read"}}),
-            });
+            return answer(Received::fail(400, "INVALID", "The body could not be read"));
         };
         if body.len() + chunk.len() > limit {
             return answer(Received::too_large(limit));

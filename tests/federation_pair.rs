@@ -323,7 +323,16 @@ async fn channel_managers_bridge_their_channels_over_rest() {
     assert_eq!(status, 204);
     let (_, list) = pair.a.rest("GET", &path, Some(&alice.token()), None).await;
     assert_eq!(list, json!([]));
-    let before = peer_stats(&pair.a).await;
+    // B broadcasts before it answers A, so A may not have counted that
+    // delivery yet: wait until it has (bounded), then compare.
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    let before = loop {
+        let s = peer_stats(&pair.a).await;
+        if s["delivered"] == 1 || std::time::Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     alice
         .send_message(&a_chan, "not bridged any more", "r2")
         .await;

@@ -22,7 +22,7 @@ pub fn sender_of(seq: u64) -> usize {
     (seq / SEQ_STRIDE) as usize
 }
 
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     // 1 µs to 10 min, 3 significant digits.
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant, valid histogram bounds")
 }

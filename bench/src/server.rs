@@ -104,14 +104,7 @@ impl Server {
 
     /// Resident memory of the server process.
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?))?;
-        let kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .context("no VmRSS")?;
-        Ok(kb * 1024)
+        rss_of(self.pid()?)
     }
 
     /// CPU time the server used so far (user + system), in seconds.
@@ -136,6 +129,18 @@ impl Server {
             base: format!("http://{}", self.target.http),
         }
     }
+}
+
+/// Resident memory of any process.
+pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .context("no VmRSS")?;
+    Ok(kb * 1024)
 }
 
 /// CPU time of a process (`self` for this one), user + system, in seconds.

@@ -273,11 +273,7 @@ impl ChannelActor {
                 self.publish(&env, Some(me), started);
                 let peers =
                     crate::federation::outbound::enqueue(&self.world, &self.channel, &env.event);
-                if let Some(fed) = self.world.federation() {
-                    for peer in &peers {
-                        fed.wake(peer);
-                    }
-                }
+                self.wake_peers(&peers);
                 return Ok(Outcome::Now(Reply::Done));
             }
             Command::MergeMessage {

@@ -215,6 +215,15 @@ impl ChannelActor {
         })
     }
 
+    /// Tells the federation courier these peers' outboxes grew.
+    fn wake_peers(&self, peers: &[String]) {
+        if let Some(fed) = self.world.federation() {
+            for peer in peers {
+                fed.wake(peer);
+            }
+        }
+    }
+
     /// Commits everything queued so far; when that lands, releases it and
     /// starts the next commit if more writes queued up meanwhile.
     fn start_commit(&mut self, ctx: &mut Context<Self>) {
@@ -242,11 +251,7 @@ impl ChannelActor {
                     if let Some(env) = &p.event {
                         self.publish(env, None, p.started);
                     }
-                    if let Some(fed) = self.world.federation() {
-                        for peer in &p.federated {
-                            fed.wake(peer);
-                        }
-                    }
+                    self.wake_peers(&p.federated);
                     let _ = p.tx.send(Ok(p.reply));
                 }
                 Err(e) => {

@@ -44,7 +44,7 @@ impl Received {
         }
     }
 
-    fn fail(status: u16, code: &str, message: impl Into<String>) -> Received {
+    pub fn fail(status: u16, code: &str, message: impl Into<String>) -> Received {
         Received {
             status,
             body: json!({"error": {"code": code, "message": message.into()}}),

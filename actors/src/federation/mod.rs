@@ -249,7 +249,9 @@ impl Federation {
         bridgeable(world, user, channel)?;
         let peer = peer.to_ascii_lowercase();
         let mut map = self.bridges.write();
-        let list = map.entry(channel).or_default();
+        let Some(list) = map.get_mut(&channel) else {
+            return Err(GatewayError::not_found("Unknown bridge"));
+        };
         match list.iter().find(|b| b.peer == peer) {
             None => return Err(GatewayError::not_found("Unknown bridge")),
             Some(b) if b.configured => {

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{Ctx, Settings};
 use crate::clients::{marker_text, now_us, Dialect, Marker, Room, Sink};
-use crate::recorder::{sender_of, seq, Latency};
+use crate::recorder::{histogram, sender_of, seq, Latency};
 use crate::report::{f1, int, Report};
 use crate::server::Durability;
 
@@ -69,7 +69,7 @@ pub async fn run(settings: &Settings, report: &mut Report, plan: &Plan) -> anyho
         }
         let acks = Arc::new(Acks {
             per_sender: (0..plan.senders).map(|_| AtomicU64::new(0)).collect(),
-            latency: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3)?),
+            latency: Mutex::new(histogram()),
         });
         let mut senders = Vec::new();
         for i in 0..plan.senders {

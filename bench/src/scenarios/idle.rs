@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
 
-use super::{discard, Ctx, Settings};
+use super::{discard, source_ip, Ctx, Settings};
 use crate::clients::{chatnet, Account, Client, ClientOpts, Dialect, Room, Target};
 use crate::report::{f1, int, Report};
-use crate::server::Durability;
+use crate::server::{rss_of, Durability};
 
 /// Another server of one dialect to load the same way, side by side.
 #[derive(Clone, Debug)]
@@ -121,14 +121,13 @@ async fn external(
             name: "general".into(),
         },
     };
-    let before = ext.pid.and_then(rss_of);
+    let before = ext.pid.and_then(|p| rss_of(p).ok());
     let started = Instant::now();
     let clients: Vec<Client> = stream::iter(0..n)
         .map(|i| {
-            let spread = settings.spread.max(1) as usize;
             let opts = ClientOpts {
                 index: i,
-                source_ip: std::net::IpAddr::from([127, 0, 0, 1 + (i % spread) as u8]),
+                source_ip: source_ip(settings.spread, i),
                 room: room.clone(),
                 sink: discard(),
             };
@@ -140,7 +139,7 @@ async fn external(
         .await?;
     let took = started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = ext.pid.and_then(rss_of);
+    let after = ext.pid.and_then(|p| rss_of(p).ok());
     let alive = clients.iter().filter(|c| c.is_alive()).count();
     let per_conn = match (before, after) {
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / n as f64),
@@ -160,16 +159,4 @@ async fn external(
         "bytes_per_connection": per_conn, "connects_per_second": rate,
     });
     Ok((row, value))
-}
-
-fn rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse::<u64>()
-        .ok()?;
-    Some(kb * 1024)
 }

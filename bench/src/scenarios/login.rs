@@ -4,12 +4,11 @@
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
-use hdrhistogram::Histogram;
 use serde_json::json;
 
 use super::{discard, Ctx, Settings};
 use crate::clients::{Account, Client, ClientOpts, Dialect};
-use crate::recorder::Latency;
+use crate::recorder::{histogram, Latency};
 use crate::report::{f1, int, Report};
 use crate::server::Durability;
 
@@ -42,7 +41,7 @@ pub async fn run(settings: &Settings, report: &mut Report, logins: usize) -> any
         .collect()
         .await;
     let wall = started.elapsed().as_secs_f64();
-    let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let mut h = histogram();
     let mut failed = 0;
     for r in &results {
         match r {

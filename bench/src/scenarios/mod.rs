@@ -79,8 +79,7 @@ impl Ctx {
     }
 
     pub fn source_ip(&self, i: usize) -> IpAddr {
-        let spread = self.settings.spread.max(1) as usize;
-        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % spread) as u8))
+        source_ip(self.settings.spread, i)
     }
 
     /// An account for connection `i` of `dialect`: the shared pool where the
@@ -163,6 +162,12 @@ impl Ctx {
     pub async fn stop(self) {
         self.server.stop().await;
     }
+}
+
+/// The source address of connection `i`: 127.0.0.1 ..= 127.0.0.<spread>.
+pub fn source_ip(spread: u8, i: usize) -> IpAddr {
+    let spread = spread.max(1) as usize;
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % spread) as u8))
 }
 
 /// Waits until `done()` or `limit` passed, checking every 20 ms.
