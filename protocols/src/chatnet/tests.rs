@@ -141,6 +141,8 @@ proptest! {
 
     #[test]
     fn any_object_with_a_known_type_decodes(kind in 0usize..11, extra in "[a-z]{1,8}", v in ".{0,20}") {
+        // Another `type` key would replace the one under test.
+        prop_assume!(extra != "type");
         let k = Kind::ALL[kind];
         let text = json!({"type": k.as_str(), extra: v}).to_string();
         prop_assert_eq!(decode(&text).map(|r| r.kind), Ok(k));
