@@ -144,6 +144,8 @@ async fn stats(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRespo
         "messages_per_second": m.messages_per_second(),
         "deliveries": m.deliveries(),
         "slow_consumers": m.slow_consumers(),
+        "connections_refused": m.connections_refused(),
+        "requests_rate_limited": m.requests_rate_limited(),
         "bytes_on_disk": w.store.size_on_disk(),
         "group_commit_flushes": w.store.group_commit_flushes(),
     }))
@@ -251,7 +253,7 @@ async fn metrics(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRes
         );
     }
     let f = w.store.file_stats();
-    let scalars: [(&str, &str, &str, f64); 13] = [
+    let scalars: [(&str, &str, &str, f64); 15] = [
         (
             "switchboard_files",
             "gauge",
@@ -299,6 +301,18 @@ async fn metrics(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRes
             "counter",
             "Sessions closed for not reading their output.",
             m.slow_consumers() as f64,
+        ),
+        (
+            "switchboard_connections_refused_total",
+            "counter",
+            "Connections turned away by limits.connections_per_ip.",
+            m.connections_refused() as f64,
+        ),
+        (
+            "switchboard_requests_rate_limited_total",
+            "counter",
+            "Requests refused by the per-user or per-address rate limits.",
+            m.requests_rate_limited() as f64,
         ),
         (
             "switchboard_users",

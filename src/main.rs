@@ -8,6 +8,7 @@
 
 mod admin;
 mod config;
+mod door;
 mod federation_http;
 mod offline;
 mod originchats_http;

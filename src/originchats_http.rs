@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use switchboard_actors::files;
@@ -236,6 +239,30 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         return preflight().await;
     }
     HttpResponse::NotFound().json(json!({"error": "Not found"}))
+}
+
+/// Counts every request against its address's rate
+/// (`limits.ip_requests_per_second`); over it, 429 in the reference's
+/// `{"error": ...}` shape with `Retry-After`.
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<State>>().cloned();
+    if let (Some(state), Some(peer)) = (state, req.peer_addr()) {
+        if let Err(e) = state.world.admit(peer.ip(), None) {
+            let ms = match e.kind {
+                switchboard_protocols::ErrorKind::RateLimited { retry_after_ms } => retry_after_ms,
+                _ => 1000,
+            };
+            let res = HttpResponse::TooManyRequests()
+                .insert_header(("Retry-After", ms.div_ceil(1000).to_string()))
+                .insert_header(("Access-Control-Allow-Origin", "*"))
+                .json(json!({"error": "Rate limit exceeded", "retry_after_ms": ms}));
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, world: Arc<World>, oc: Arc<OcContext>) {

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use actix_http::HttpService;
 use actix_service::{fn_factory, fn_service, map_config};
 use actix_web::dev::AppConfig;
-use actix_web::{web, App};
+use actix_web::{middleware, web, App};
 use anyhow::Context as _;
+use switchboard_actors::admission::AdmissionLimits;
 use switchboard_actors::federation::keys as federation_keys;
 use switchboard_actors::federation::{BridgeSettings, FederationSettings, PeerSettings};
 use switchboard_actors::hub::ShutdownAll;
@@ -31,7 +32,7 @@ use tracing::{info, warn};
 use crate::admin::{self, AdminState};
 use crate::config::{self, Config, LogFormat};
 use crate::upgrade::Listener;
-use crate::{federation_http, originchats_http, rest, upgrade};
+use crate::{door, federation_http, originchats_http, rest, upgrade};
 
 /// Starts logging to stderr. `RUST_LOG`, when set, overrides `log.level`;
 /// a `log.level` that is not a valid filter stops start-up.
@@ -68,6 +69,11 @@ fn world_config(config: &Config) -> WorldConfig {
         jam_heartbeat_ms: config.jam.heartbeat_interval_ms,
         zstd_level: config.storage.zstd_level,
         upload_bytes: config.limits.upload_bytes,
+        admission: AdmissionLimits {
+            connections_per_ip: config.limits.connections_per_ip,
+            user_requests_per_second: config.limits.user_requests_per_second,
+            ip_requests_per_second: config.limits.ip_requests_per_second,
+        },
         default_guild: g.enabled.then(|| DefaultGuild {
             name: g.name.clone(),
             text_channels: g.text_channels.clone(),
@@ -244,7 +250,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let (w, d) = (world.clone(), dialects.clone());
         builder = builder.listen("originchats", listener, move || {
             let (w2, oc2) = (w.clone(), d.oc.clone());
-            let app = App::new().configure(move |cfg| originchats_http::configure(cfg, w2, oc2));
+            let app = App::new()
+                .wrap(middleware::from_fn(originchats_http::rate_limit))
+                .configure(move |cfg| originchats_http::configure(cfg, w2, oc2));
             HttpService::build()
                 .upgrade(upgrades(w.clone(), d.clone(), Listener::OriginChats))
                 .finish(map_config(app, |_| AppConfig::default()))
@@ -274,8 +282,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 let peer = stream
                     .peer_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                V0Session::start(w.clone(), v0.clone(), stream, peer);
-                async { Ok::<_, std::convert::Infallible>(()) }
+                let admitted = w.admission.connect(peer.ip());
+                let refused = match admitted {
+                    Ok(slot) => {
+                        V0Session::start(w.clone(), v0.clone(), stream, peer, slot);
+                        None
+                    }
+                    Err(_) => {
+                        w.metrics.connection_refused();
+                        Some(stream)
+                    }
+                };
+                async move {
+                    if let Some(stream) = refused {
+                        door::refuse_v0(stream).await;
+                    }
+                    Ok::<_, std::convert::Infallible>(())
+                }
             })
         })?;
     }
@@ -290,8 +313,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 let peer = stream
                     .peer_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                MqttSession::start(w.clone(), ny.clone(), stream, peer);
-                async { Ok::<_, std::convert::Infallible>(()) }
+                let admitted = w.admission.connect(peer.ip());
+                let refused = match admitted {
+                    Ok(slot) => {
+                        MqttSession::start(w.clone(), ny.clone(), stream, peer, slot);
+                        None
+                    }
+                    Err(_) => {
+                        w.metrics.connection_refused();
+                        Some(stream)
+                    }
+                };
+                async move {
+                    if let Some(stream) = refused {
+                        door::refuse_mqtt(stream).await;
+                    }
+                    Ok::<_, std::convert::Infallible>(())
+                }
             })
         })?;
     }

@@ -20,6 +20,8 @@ use switchboard_actors::session::mqtt::MqttSession;
 use switchboard_actors::session::originchats::{OcContext, OcSession};
 use switchboard_actors::World;
 
+use crate::door::{self, WsDialect};
+
 /// Which listener an upgrade arrived on: the paths differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
@@ -146,18 +148,32 @@ pub async fn upgrade(
     let peer = req
         .peer_addr()
         .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    let slot = match world.admission.connect(peer.ip()) {
+        Ok(slot) => slot,
+        Err(_) => {
+            world.metrics.connection_refused();
+            let dialect = match target {
+                Target::Jam => WsDialect::Jam,
+                Target::OriginChats(_) => WsDialect::OriginChats,
+                Target::Chatnet => WsDialect::Chatnet,
+                Target::Mqtt => WsDialect::Mqtt,
+            };
+            door::refuse_ws(framed, dialect).await;
+            return Ok(());
+        }
+    };
     match (target, shared) {
         (Target::OriginChats(guild), Some(shared)) => {
-            OcSession::start(world, dialects.oc, guild, shared, framed, peer);
+            OcSession::start(world, dialects.oc, guild, shared, framed, peer, slot);
         }
         (Target::Chatnet, _) => {
-            ChatnetSession::start(world, dialects.chatnet, framed, peer);
+            ChatnetSession::start(world, dialects.chatnet, framed, peer, slot);
         }
         (Target::Mqtt, _) => {
-            MqttSession::start_ws(world, dialects.nynja, framed, peer);
+            MqttSession::start_ws(world, dialects.nynja, framed, peer, slot);
         }
         _ => {
-            JamSession::start(world, framed, peer);
+            JamSession::start(world, framed, peer, slot);
         }
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! shared [`switchboard_protocols::event::Envelope`].
 
 pub mod accounts;
+pub mod admission;
 pub mod channel;
 pub mod federation;
 pub mod files;

@@ -20,6 +20,10 @@ pub struct Metrics {
     /// Messages created (any dialect, REST included).
     messages_created: AtomicU64,
     slow_consumers: AtomicU64,
+    /// Connections turned away by `connections_per_ip`.
+    connections_refused: AtomicU64,
+    /// Requests refused by the per-user or per-address rate.
+    rate_limited: AtomicU64,
     fanout_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     fanout_count: AtomicU64,
     fanout_sum_us: AtomicU64,
@@ -43,6 +47,8 @@ impl Metrics {
             deliveries: AtomicU64::new(0),
             messages_created: AtomicU64::new(0),
             slow_consumers: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             fanout_buckets: Default::default(),
             fanout_count: AtomicU64::new(0),
             fanout_sum_us: AtomicU64::new(0),
@@ -88,6 +94,22 @@ impl Metrics {
 
     pub fn slow_consumers(&self) -> u64 {
         self.slow_consumers.load(Ordering::Relaxed)
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connections_refused(&self) -> u64 {
+        self.connections_refused.load(Ordering::Relaxed)
+    }
+
+    pub fn request_rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn requests_rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
     }
 
     pub fn message_created(&self) {

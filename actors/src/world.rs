@@ -27,6 +27,7 @@ use crate::federation::{Federation, FederationSettings};
 use crate::guild::{self, GuildActor, GuildCmd, GuildShared};
 use crate::hub::{Hub, HubCmd};
 use crate::metrics::Metrics;
+use crate::admission::{Admission, AdmissionLimits};
 use crate::sealed::Sealer;
 use crate::store::Store;
 use crate::v0::replay::ReplayGuard;
@@ -53,6 +54,8 @@ pub struct WorldConfig {
     pub default_guild: Option<DefaultGuild>,
     /// Peers, configured bridges and the inbound size limit.
     pub federation: FederationSettings,
+    /// Connections per address and request rates.
+    pub admission: AdmissionLimits,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +123,8 @@ pub struct World {
     pub store: Store,
     pub ids: IdGenerator,
     pub metrics: Metrics,
+    /// Who may connect and how fast they may ask.
+    pub admission: Arc<Admission>,
     core: ArbiterHandle,
     hub: OnceLock<Addr<Hub>>,
     voice: OnceLock<Addr<VoiceActor>>,
@@ -149,8 +154,10 @@ impl World {
         store: Store,
         core: ArbiterHandle,
     ) -> GatewayResult<Arc<World>> {
+        let admission = Admission::new(config.admission);
         let world = Arc::new(World {
             config,
+            admission,
             store,
             ids: IdGenerator::new(1),
             metrics: Metrics::new(),
@@ -227,6 +234,27 @@ impl World {
         self.sealer
             .get()
             .ok_or_else(|| GatewayError::internal("secrets are not available"))
+    }
+
+    /// Counts one request against the rate limits of its address and, once
+    /// signed in, of its user; `RateLimited` with the wait when either is
+    /// spent. Every dialect and REST call this before doing any work.
+    pub fn admit(&self, ip: std::net::IpAddr, user: Option<Id>) -> GatewayResult<()> {
+        self.admit_parts(Some(ip), user)
+    }
+
+    /// [`World::admit`] for a caller that counts the address and the user
+    /// at different moments (REST).
+    pub fn admit_parts(
+        &self,
+        ip: Option<std::net::IpAddr>,
+        user: Option<Id>,
+    ) -> GatewayResult<()> {
+        let result = self.admission.request(ip, user);
+        if result.is_err() {
+            self.metrics.request_rate_limited();
+        }
+        result
     }
 
     pub fn next_session_id(&self) -> u64 {

@@ -150,6 +150,17 @@ table! {
         request_body_bytes: usize = MIB,
         /// Biggest uploaded file in bytes, 1..=4294967296 (4 GiB).
         upload_bytes: usize = 25 * MIB,
+        /// Open connections from one address, over every dialect, 0..=1000000
+        /// (0: no limit). Behind a reverse proxy every client shares the
+        /// proxy's address: raise it or set 0 there.
+        connections_per_ip: u32 = 256,
+        /// Requests per second of one user, summed over their connections
+        /// and REST, 0..=1000000 (0: no limit). Bursts up to one second's
+        /// worth; keepalives do not count.
+        user_requests_per_second: u32 = 100,
+        /// Requests per second from one address, before and after login,
+        /// 0..=1000000 (0: no limit).
+        ip_requests_per_second: u32 = 500,
     }
 }
 
@@ -450,7 +461,7 @@ impl Config {
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
         let rl = &self.originchats.rate_limiting;
-        let ranges: [(&str, u64, RangeInclusive<u64>); 18] = [
+        let ranges: [(&str, u64, RangeInclusive<u64>); 21] = [
             (
                 "v0.max_payload",
                 n(self.v0.max_payload),
@@ -506,6 +517,21 @@ impl Config {
                 1024..=GIB as u64,
             ),
             ("limits.upload_bytes", n(l.upload_bytes), 1..=4 * GIB as u64),
+            (
+                "limits.connections_per_ip",
+                l.connections_per_ip.into(),
+                0..=1_000_000,
+            ),
+            (
+                "limits.user_requests_per_second",
+                l.user_requests_per_second.into(),
+                0..=1_000_000,
+            ),
+            (
+                "limits.ip_requests_per_second",
+                l.ip_requests_per_second.into(),
+                0..=1_000_000,
+            ),
             ("storage.zstd_level", st.zstd_level.max(0) as u64, 1..=22),
             (
                 "jam.heartbeat_interval_ms",

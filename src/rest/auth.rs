@@ -73,6 +73,8 @@ fn authenticate(req: &HttpRequest) -> ApiResult<Authed> {
         .map_err(|_| ApiError(GatewayError::auth_failed("Invalid token")))?;
     let token = bearer(value).ok_or_else(missing)?;
     let user = accounts::authenticate_token(world, token)?;
+    // The address was counted on the way in (`rest::rate_limit`).
+    world.admit_parts(None, Some(user.id))?;
     Ok(Authed {
         user,
         token: token.to_string(),

@@ -25,7 +25,10 @@ mod v0_keys;
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpResponse, Resource};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{self, Next};
+use actix_web::{web, HttpResponse, Resource, ResponseError};
 use serde_json::{json, Value};
 use switchboard_actors::{Reply, World};
 use switchboard_protocols::Id;
@@ -45,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         )
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .wrap(middleware::from_fn(rate_limit))
         .service(resource("/health").route(web::get().to(health)))
         .configure(auth::routes)
         // Before users: `/users/@me/channels` is theirs.
@@ -61,6 +65,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
         .configure(messages::routes)
         .default_service(web::to(error::unknown_route));
     cfg.service(scope);
+}
+
+/// Counts every API request against its address's rate
+/// (`limits.ip_requests_per_second`); over it, 429 with `Retry-After`. The
+/// user's own rate is counted where the token is checked ([`auth::Authed`]).
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let world = req.app_data::<WorldData>().cloned();
+    if let (Some(world), Some(peer)) = (world, req.peer_addr()) {
+        if let Err(e) = world.admit_parts(Some(peer.ip()), None) {
+            let res = ApiError(e).error_response();
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// A route whose other methods answer 405 with a JSON error body.

@@ -22,6 +22,7 @@ use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::{GatewayResult, Id};
 use tracing::debug;
 
+use crate::admission::ConnectionSlot;
 use crate::accounts;
 use crate::hub::Attach;
 use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
@@ -53,11 +54,20 @@ pub struct JamSession {
 
 impl JamSession {
     /// Takes over an upgraded connection.
-    pub fn start(world: Arc<World>, framed: WsFramed, peer: SocketAddr) -> Addr<JamSession> {
+    pub fn start(
+        world: Arc<World>,
+        framed: WsFramed,
+        peer: SocketAddr,
+        slot: ConnectionSlot,
+    ) -> Addr<JamSession> {
         let (sink, stream) = framed.split();
         world.metrics.connection_opened(Dialect::Jam);
         let w = world.clone();
-        let on_closed = move || w.metrics.connection_closed(Dialect::Jam);
+        // The address's connection place is freed with the socket.
+        let on_closed = move || {
+            drop(slot);
+            w.metrics.connection_closed(Dialect::Jam);
+        };
         JamSession::create(move |ctx| {
             ctx.add_stream(stream);
             JamSession {
@@ -137,6 +147,11 @@ impl JamSession {
         if frame.op == op::HEARTBEAT {
             self.last_heartbeat = Instant::now();
             return self.send_op(ctx, op::HEARTBEAT, &Value::Null);
+        }
+        let user_id = self.user.as_ref().map(|u| u.id);
+        if let Err(e) = self.world.admit(self.peer.ip(), user_id) {
+            let e = JamError::from(e).with_op(Some(frame.op), frame.reference);
+            return self.send_error(ctx, &e);
         }
         let Some(user) = self.user.clone() else {
             if frame.op != op::AUTHENTICATE {

@@ -24,6 +24,7 @@ use tracing::debug;
 use super::handle::{Control, Deliver, SessionHandle, Wake};
 use super::ready::go_offline;
 use super::ws::{Assembler, Received, WsFramed, WsOut};
+use crate::admission::ConnectionSlot;
 use crate::hub::Attach;
 use crate::world::World;
 
@@ -63,11 +64,16 @@ impl ChatnetSession {
         config: Arc<ChatnetConfig>,
         framed: WsFramed,
         peer: SocketAddr,
+        slot: ConnectionSlot,
     ) -> Addr<ChatnetSession> {
         let (sink, stream) = framed.split();
         world.metrics.connection_opened(Dialect::ChatNet);
         let w = world.clone();
-        let on_closed = move || w.metrics.connection_closed(Dialect::ChatNet);
+        // The address's connection place is freed with the socket.
+        let on_closed = move || {
+            drop(slot);
+            w.metrics.connection_closed(Dialect::ChatNet);
+        };
         ChatnetSession::create(move |c| {
             c.add_stream(stream);
             ChatnetSession {
@@ -113,6 +119,10 @@ impl ChatnetSession {
         let decoded = std::str::from_utf8(bytes)
             .map_err(|_| "frames must be UTF-8 text".to_string())
             .and_then(chatnet::decode);
+        let user = self.subscribed.as_ref().map(|u| u.id);
+        if let Err(e) = self.world.admit(self.peer.ip(), user) {
+            return self.send(c, &rate_limited(&e));
+        }
         match decoded {
             Ok(req) => self.run(c, req),
             Err(reason) => self.send(c, &chatnet::malformed(&reason)),
@@ -202,4 +212,17 @@ impl Handler<Control> for ChatnetSession {
             }
         }
     }
+}
+
+/// The request rate spent (`limits.*_requests_per_second`): the dialect's
+/// one error shape, code 8 with a reason, plus the wait in milliseconds.
+fn rate_limited(e: &switchboard_protocols::GatewayError) -> Map<String, Value> {
+    let ms = match e.kind {
+        switchboard_protocols::ErrorKind::RateLimited { retry_after_ms } => retry_after_ms,
+        _ => 1000,
+    };
+    let secs = ms as f64 / 1000.0;
+    let mut m = chatnet::malformed(&format!("Rate limit exceeded. Wait {secs:.1} seconds"));
+    m.insert("retry_after_ms".into(), Value::from(ms));
+    m
 }

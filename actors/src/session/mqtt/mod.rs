@@ -35,6 +35,7 @@ use super::handle::{Control, Deliver, SessionHandle, Wake};
 use super::ready::go_offline;
 use super::tcp::TcpOut;
 use super::ws::{Assembler, Received, WsFramed, WsOut};
+use crate::admission::ConnectionSlot;
 use crate::accounts;
 use crate::hub::{Attach, NynjaOnline};
 use crate::nynja::{persistent_client, phone_of, set_persistent_client, NynjaContext};
@@ -113,11 +114,16 @@ impl MqttSession {
         ctx: Arc<NynjaContext>,
         stream: tokio::net::TcpStream,
         peer: SocketAddr,
+        slot: ConnectionSlot,
     ) -> Addr<MqttSession> {
         let (read, write) = stream.into_split();
         world.metrics.connection_opened(Dialect::Nynja);
         let w = world.clone();
-        let on_closed = move || w.metrics.connection_closed(Dialect::Nynja);
+        // The address's connection place is freed with the socket.
+        let on_closed = move || {
+            drop(slot);
+            w.metrics.connection_closed(Dialect::Nynja);
+        };
         MqttSession::create(move |c| {
             c.add_stream(FramedRead::new(read, BytesCodec::new()));
             let out = TcpOut::start(write, world.config.pending_bytes, on_closed);
@@ -131,11 +137,16 @@ impl MqttSession {
         ctx: Arc<NynjaContext>,
         framed: WsFramed,
         peer: SocketAddr,
+        slot: ConnectionSlot,
     ) -> Addr<MqttSession> {
         let (sink, stream) = framed.split();
         world.metrics.connection_opened(Dialect::Nynja);
         let w = world.clone();
-        let on_closed = move || w.metrics.connection_closed(Dialect::Nynja);
+        // The address's connection place is freed with the socket.
+        let on_closed = move || {
+            drop(slot);
+            w.metrics.connection_closed(Dialect::Nynja);
+        };
         MqttSession::create(move |c| {
             c.add_stream(stream);
             let out = WsOut::start(sink, world.config.pending_bytes, on_closed);
@@ -222,6 +233,14 @@ impl MqttSession {
     fn on_connect(&mut self, c: &mut Context<Self>, connect: mqtt::Connect) {
         self.keep_alive = Duration::from_secs(u64::from(connect.keep_alive));
         self.client_id = connect.client_id.clone();
+        let refuse = |act: &mut Self, c: &mut Context<Self>, code| {
+            act.write(c, Packet::ConnAck(ConnAck::new(code, false)));
+            act.close(c, "connect refused");
+        };
+        // A CONNECT is a login attempt: it counts against the address.
+        if self.world.admit(self.peer.ip(), None).is_err() {
+            return refuse(self, c, ConnectReturnCode::ServiceUnavailable);
+        }
         // The will topic `version/N` tells the client's protocol revision;
         // it is recorded, and no one subscribes to it.
         if let Some(w) = &connect.last_will {
@@ -230,10 +249,6 @@ impl MqttSession {
                 let _ = self.world.store.meta_put(&key, v.as_bytes());
             }
         }
-        let refuse = |act: &mut Self, c: &mut Context<Self>, code| {
-            act.write(c, Packet::ConnAck(ConnAck::new(code, false)));
-            act.close(c, "connect refused");
-        };
         if connect.client_id.starts_with("reg_") {
             self.role = Some(Role::Registering);
             self.write(
@@ -320,6 +335,13 @@ impl MqttSession {
                     return;
                 }
             }
+        }
+        let user = match &self.role {
+            Some(Role::User(u)) => Some(u.id),
+            _ => None,
+        };
+        if self.world.admit(self.peer.ip(), user).is_err() {
+            return self.reply(c, &nynja::io_error("rate_limited"));
         }
         if !p.topic.starts_with("events/") {
             return self.reply(c, &nynja::io_error("invalid_data"));

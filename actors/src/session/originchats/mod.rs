@@ -45,6 +45,7 @@ use switchboard_protocols::originchats::{self as oc, frame, perms};
 use switchboard_protocols::Id;
 use tracing::debug;
 
+use crate::admission::ConnectionSlot;
 use crate::guild::GuildShared;
 use crate::hub::Attach;
 use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
@@ -171,11 +172,16 @@ impl OcSession {
         shared: Arc<GuildShared>,
         framed: WsFramed,
         peer: SocketAddr,
+        slot: ConnectionSlot,
     ) -> Addr<OcSession> {
         let (sink, stream) = framed.split();
         world.metrics.connection_opened(Dialect::OriginChats);
         let w = world.clone();
-        let on_closed = move || w.metrics.connection_closed(Dialect::OriginChats);
+        // The address's connection place is freed with the socket.
+        let on_closed = move || {
+            drop(slot);
+            w.metrics.connection_closed(Dialect::OriginChats);
+        };
         let mut raw = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut raw);
         OcSession::create(move |c| {
@@ -271,6 +277,13 @@ impl OcSession {
             Ok(i) => i,
             Err(val) => return self.send(c, &frame::error(None, &val), None),
         };
+        if inbound.cmd.as_deref() != Some("ping") {
+            let user = self.user.as_ref().map(|u| u.id);
+            if let Err(e) = self.world.admit(self.peer.ip(), user) {
+                let reply = rate_limit_reply(&e);
+                return self.send(c, &reply, inbound.listener.as_deref());
+            }
+        }
         if self.user.is_none() {
             return self.before_auth(c, inbound);
         }
@@ -387,4 +400,22 @@ impl Handler<Control> for OcSession {
             }
         }
     }
+}
+
+/// The server-wide request rate (`limits.*_requests_per_second`) spent:
+/// the reference's `rate_limit` reply with its "Rate limit exceeded"
+/// wording.
+fn rate_limit_reply(e: &switchboard_protocols::GatewayError) -> serde_json::Map<String, Value> {
+    let ms = match e.kind {
+        switchboard_protocols::ErrorKind::RateLimited { retry_after_ms } => retry_after_ms,
+        _ => 1000,
+    };
+    let secs = ms as f64 / 1000.0;
+    frame::reply(
+        "rate_limit",
+        [
+            ("reason", json!(format!("Rate limit exceeded. Wait {secs:.1} seconds"))),
+            ("length", json!(ms)),
+        ],
+    )
 }

@@ -21,7 +21,7 @@ use switchboard_protocols::event::FullMessage;
 use switchboard_protocols::model::{ChannelKind, User};
 use switchboard_protocols::permissions::VIEW_CHANNEL;
 use switchboard_protocols::v0::{self, Body, HistoryEntry, Inbound, Outbound};
-use switchboard_protocols::{GatewayError, Id};
+use switchboard_protocols::{ErrorKind, GatewayError, Id};
 
 use super::events::{body, msg_id};
 use super::V0Session;
@@ -103,6 +103,13 @@ impl V0Session {
                 return self.send(c, &sinfo);
             }
             _ => {}
+        }
+        if let Err(e) = self.world.admit(self.peer.ip(), Some(user.id)) {
+            let ms = match e.kind {
+                ErrorKind::RateLimited { retry_after_ms } => retry_after_ms,
+                _ => 1000,
+            };
+            return self.err(c, name, &format!("rate limited: retry after {ms} ms"));
         }
         let world = self.world.clone();
         let caller = Caller {

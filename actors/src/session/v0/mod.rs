@@ -29,6 +29,7 @@ use tracing::debug;
 use super::handle::{Control, Deliver, SessionHandle, Wake};
 use super::ready::go_offline;
 use super::tcp::TcpOut;
+use crate::admission::ConnectionSlot;
 use crate::hub::Attach;
 use crate::v0::{keys, V0Offline};
 use crate::world::World;
@@ -72,11 +73,16 @@ impl V0Session {
         config: Arc<V0Config>,
         stream: tokio::net::TcpStream,
         peer: SocketAddr,
+        slot: ConnectionSlot,
     ) -> Addr<V0Session> {
         let (read, write) = stream.into_split();
         world.metrics.connection_opened(Dialect::V0);
         let w = world.clone();
-        let on_closed = move || w.metrics.connection_closed(Dialect::V0);
+        // The address's connection place is freed with the socket.
+        let on_closed = move || {
+            drop(slot);
+            w.metrics.connection_closed(Dialect::V0);
+        };
         let codec = V0Codec {
             max_payload: config.max_payload,
         };
@@ -186,6 +192,10 @@ impl V0Session {
     fn on_frame(&mut self, c: &mut Context<Self>, f: Frame) {
         self.last_heard = Instant::now();
         let Some(user) = self.user.clone() else {
+            // Nothing can be answered before CNN: over the rate, close.
+            if self.world.admit(self.peer.ip(), None).is_err() {
+                return self.close(c, "rate limited");
+            }
             return self.on_cnn(c, f);
         };
         let key = self.key;
