@@ -123,7 +123,9 @@ impl Drop for ConnectionSlot {
 
 impl std::fmt::Debug for ConnectionSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionSlot").field("ip", &self.ip).finish()
+        f.debug_struct("ConnectionSlot")
+            .field("ip", &self.ip)
+            .finish()
     }
 }
 
@@ -230,7 +232,10 @@ mod tests {
         let one = a.connect(IP).unwrap();
         let _two = a.connect(IP).unwrap();
         assert_eq!(a.connect(IP).unwrap_err(), TooManyConnections);
-        assert!(a.connect(OTHER).is_ok(), "another address has its own count");
+        assert!(
+            a.connect(OTHER).is_ok(),
+            "another address has its own count"
+        );
         drop(one);
         assert_eq!(a.connections_from(IP), 1);
         assert!(a.connect(IP).is_ok());

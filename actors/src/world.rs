@@ -21,13 +21,13 @@ use switchboard_protocols::model::{
 };
 use switchboard_protocols::{permissions, GatewayError, GatewayResult, Id, IdGenerator};
 
+use crate::admission::{Admission, AdmissionLimits};
 use crate::channel::{ChannelActor, ChannelCmd};
 use crate::federation::courier::Courier;
 use crate::federation::{Federation, FederationSettings};
 use crate::guild::{self, GuildActor, GuildCmd, GuildShared};
 use crate::hub::{Hub, HubCmd};
 use crate::metrics::Metrics;
-use crate::admission::{Admission, AdmissionLimits};
 use crate::sealed::Sealer;
 use crate::store::Store;
 use crate::v0::replay::ReplayGuard;
@@ -245,11 +245,7 @@ impl World {
 
     /// [`World::admit`] for a caller that counts the address and the user
     /// at different moments (REST).
-    pub fn admit_parts(
-        &self,
-        ip: Option<std::net::IpAddr>,
-        user: Option<Id>,
-    ) -> GatewayResult<()> {
+    pub fn admit_parts(&self, ip: Option<std::net::IpAddr>, user: Option<Id>) -> GatewayResult<()> {
         let result = self.admission.request(ip, user);
         if result.is_err() {
             self.metrics.request_rate_limited();

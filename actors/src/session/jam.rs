@@ -22,8 +22,8 @@ use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::{GatewayResult, Id};
 use tracing::debug;
 
-use crate::admission::ConnectionSlot;
 use crate::accounts;
+use crate::admission::ConnectionSlot;
 use crate::hub::Attach;
 use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
 use crate::session::ready::{go_offline, go_online, Ready};

@@ -414,7 +414,10 @@ fn rate_limit_reply(e: &switchboard_protocols::GatewayError) -> serde_json::Map<
     frame::reply(
         "rate_limit",
         [
-            ("reason", json!(format!("Rate limit exceeded. Wait {secs:.1} seconds"))),
+            (
+                "reason",
+                json!(format!("Rate limit exceeded. Wait {secs:.1} seconds")),
+            ),
             ("length", json!(ms)),
         ],
     )
