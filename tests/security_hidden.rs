@@ -466,7 +466,7 @@ async fn outside_the_default_guild_v0_and_mqtt_get_nothing_of_it() {
     ny.send(&Term::record(
         "History",
         [
-            Term::bin(&format!("bob_{bob_id}")),
+            Term::bin(format!("bob_{bob_id}")),
             nynja::muc_feed(&general),
             Term::Int(-20),
             Term::Int(0),
