@@ -167,3 +167,20 @@ fn admin_token_is_not_in_debug_output() {
     assert_eq!(c.admin.token, "hunter2hunter2");
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn admin_listens_on_loopback_only_by_default() {
+    // The admin endpoint is reachable from the machine itself only, unless
+    // the operator says otherwise.
+    for config in [
+        Config::default(),
+        Config::from_toml_str("[admin]\ntoken = \"t\"").unwrap(),
+    ] {
+        let admin = config
+            .listeners
+            .admin
+            .expect("admin listener on by default");
+        assert!(admin.ip().is_loopback(), "{admin}");
+        assert_eq!(admin, SocketAddr::from(([127, 0, 0, 1], 9090)));
+    }
+}
