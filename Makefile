@@ -39,10 +39,22 @@ bench:
 clean:
 	$(CARGO) clean
 
-# Fuzz one decoder for FUZZ_SECONDS (default 60). cargo-fuzz needs nightly
-# features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
-FUZZ_TARGET ?= jam_frame
+# Fuzz every wire decoder (`cargo fuzz list`: fuzz/fuzz_targets/) for
+# FUZZ_SECONDS each (default 60), one after another; FUZZ_TARGET=jam_frame
+# (say) fuzzes only that one. A target that finds a crash does not stop the
+# others; the run fails at the end naming it, the input is in
+# fuzz/artifacts/<target>/. cargo-fuzz needs nightly features;
+# RUSTC_BOOTSTRAP lets the stable toolchain provide them. See docs/fuzzing.md.
+FUZZ_TARGET ?=
 FUZZ_SECONDS ?= 60
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && targets="$(FUZZ_TARGET)"; \
+	[ -n "$$targets" ] || targets=$$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list); \
+	failed=""; \
+	for t in $$targets; do \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) \
+			|| failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed"; exit 1; fi

@@ -11,6 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+/// Re-exported: the federation body checks in `protocols` need it too.
+pub use switchboard_protocols::model::validate_username;
 use switchboard_protocols::model::User;
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult};
@@ -67,23 +69,6 @@ fn decoy_hash() -> String {
 
 pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-/// Checks a username: 1–32 characters, letters, digits, `_`, `-`, `.`.
-/// `@` is reserved for federated names (`name@domain`).
-pub fn validate_username(name: &str) -> GatewayResult<String> {
-    let name = name.trim();
-    let len = name.chars().count();
-    let ok = (1..=32).contains(&len)
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if !ok {
-        return Err(GatewayError::invalid(
-            "Username must be 1 to 32 letters, digits, '_', '-' or '.'",
-        ));
-    }
-    Ok(name.to_string())
 }
 
 fn validate_password(password: &str) -> GatewayResult<()> {

@@ -9,6 +9,7 @@ pub mod command;
 pub mod error;
 pub mod etf;
 pub mod event;
+pub mod federation;
 pub mod id;
 pub mod jam;
 pub mod model;
@@ -16,6 +17,8 @@ pub mod mqtt;
 pub mod nynja;
 pub mod originchats;
 pub mod permissions;
+#[cfg(test)]
+mod testgen;
 pub mod time;
 pub mod v0;
 

@@ -13,21 +13,14 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use switchboard_protocols::command::{Command, NewMessage};
 use switchboard_protocols::jam::codes::{self, code_of, http_status};
-use switchboard_protocols::jam::op;
 use switchboard_protocols::model::User;
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
-use super::wire::{self, FederationData};
+use super::wire::{self, field_id, field_text, FederationData, Incoming, Profile, Refusal};
 use super::{users, Federation};
-use crate::accounts::validate_username;
 use crate::guild;
 use crate::world::{Caller, Reply, World};
-
-/// A body may be this much older than the receiver's clock.
-const MAX_AGE_MS: i64 = 5 * 60 * 1000;
-/// ... and this much newer.
-const MAX_AHEAD_MS: i64 = 30 * 1000;
 
 /// The answer to a federation request.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +42,10 @@ impl Received {
             status,
             body: json!({"error": {"code": code, "message": message.into()}}),
         }
+    }
+
+    fn refused(r: Refusal) -> Received {
+        Received::fail(r.status, r.code, r.message)
     }
 
     fn from_error(e: &GatewayError) -> Received {
@@ -91,28 +88,12 @@ pub async fn receive(
     if !wire::verify(body, signature, &peer.key) {
         return Received::fail(401, codes::AUTH_FAILED, "Bad signature");
     }
-    let data: FederationData = match serde_json::from_slice(body) {
+    let data = match wire::parse_body(body) {
         Ok(d) => d,
-        Err(e) => {
-            return Received::fail(400, codes::INVALID, format!("Malformed body: {e}"));
-        }
+        Err(r) => return Received::refused(r),
     };
-    if !data.origin.eq_ignore_ascii_case(&peer.domain) {
-        return Received::fail(403, codes::FORBIDDEN, "origin does not match X-JAM-Domain");
-    }
-    if !data.destination.eq_ignore_ascii_case(&fed.domain) {
-        return Received::fail(
-            403,
-            codes::FORBIDDEN,
-            format!("destination is not {}", fed.domain),
-        );
-    }
-    let now = now_ms();
-    if now - data.timestamp > MAX_AGE_MS {
-        return Received::fail(408, "TIMESTAMP", "timestamp is more than 5 minutes old");
-    }
-    if data.timestamp - now > MAX_AHEAD_MS {
-        return Received::fail(408, "TIMESTAMP", "timestamp is more than 30 s ahead");
+    if let Err(r) = wire::check_envelope(&data, &peer.domain, &fed.domain, now_ms()) {
+        return Received::refused(r);
     }
     let origin = peer.domain.as_str();
     match world.store.fed_seen(origin, &data.id) {
@@ -138,26 +119,9 @@ enum Place {
     Dm(Arc<User>),
 }
 
-fn text<'a>(d: &'a Value, key: &str) -> GatewayResult<&'a str> {
-    d.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| GatewayError::invalid(format!("Missing string field `d.{key}`")))
-}
-
-fn id(d: &Value, key: &str) -> GatewayResult<Id> {
-    let parsed = match d.get(key) {
-        Some(Value::String(s)) => s.parse::<u64>().ok(),
-        Some(Value::Number(n)) => n.as_u64(),
-        _ => None,
-    };
-    parsed
-        .map(Id)
-        .ok_or_else(|| GatewayError::invalid(format!("Field `d.{key}` must be an id")))
-}
-
 fn place(world: &World, fed: &Federation, origin: &str, d: &Value) -> GatewayResult<Place> {
     if d.get("channel_id").is_some_and(|c| !c.is_null()) {
-        let channel = id(d, "channel_id")?;
+        let channel = field_id(d, "channel_id")?;
         if !fed.is_bridged(channel, origin) {
             return Err(GatewayError::forbidden(format!(
                 "Channel {channel} is not bridged with {origin}"
@@ -165,7 +129,7 @@ fn place(world: &World, fed: &Federation, origin: &str, d: &Value) -> GatewayRes
         }
         return Ok(Place::Channel(channel));
     }
-    let name = text(d, "recipient")
+    let name = field_text(d, "recipient")
         .map_err(|_| GatewayError::invalid("Give `d.channel_id` or `d.recipient`"))?;
     match world.store.user_by_name(name)? {
         Some(u) if u.domain.is_none() => Ok(Place::Dm(world.user(u.id)?)),
@@ -242,115 +206,6 @@ fn local_message(world: &World, origin: &str, named: Id) -> GatewayResult<Id> {
     }
 }
 
-/// A user as a body names them (`author` or `user`).
-struct Profile {
-    name: String,
-    display_name: Option<String>,
-}
-
-/// A body's event, read and checked before anything is created.
-enum Incoming {
-    Create {
-        remote: Id,
-        author: Profile,
-        content: String,
-        encrypted: bool,
-        nonce: Option<String>,
-        reply_to: Option<Id>,
-    },
-    Update {
-        remote: Id,
-        content: String,
-        encrypted: bool,
-        nonce: Option<String>,
-    },
-    Delete {
-        remote: Id,
-    },
-    React {
-        message: Id,
-        user: Profile,
-        emoji: String,
-        add: bool,
-    },
-    Typing {
-        user: Profile,
-    },
-}
-
-fn profile(d: &Value, key: &str) -> GatewayResult<Profile> {
-    let p = d
-        .get(key)
-        .ok_or_else(|| GatewayError::invalid(format!("Missing object `d.{key}`")))?;
-    Ok(Profile {
-        name: validate_username(text(p, "username")?)?,
-        display_name: p
-            .get("display_name")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
-}
-
-fn content(world: &World, d: &Value) -> GatewayResult<String> {
-    let content = text(d, "content")?;
-    if content.trim().is_empty() {
-        return Err(GatewayError::invalid("Message content must not be empty"));
-    }
-    let max = world.config.message_length;
-    if content.chars().count() > max {
-        return Err(GatewayError::too_large(format!(
-            "Message content is longer than {max} characters"
-        )));
-    }
-    Ok(content.to_string())
-}
-
-fn parse(world: &World, op: i64, d: &Value) -> GatewayResult<Incoming> {
-    let encrypted = d.get("encrypted").and_then(Value::as_bool).unwrap_or(false);
-    let nonce = d.get("nonce").and_then(Value::as_str).map(str::to_string);
-    Ok(match op {
-        op::MESSAGE_CREATE => Incoming::Create {
-            remote: id(d, "id")?,
-            author: profile(d, "author")?,
-            content: content(world, d)?,
-            encrypted,
-            nonce,
-            reply_to: id(d, "reply_to").ok(),
-        },
-        op::MESSAGE_UPDATE => Incoming::Update {
-            remote: id(d, "id")?,
-            content: content(world, d)?,
-            encrypted,
-            nonce,
-        },
-        op::MESSAGE_DELETE => Incoming::Delete {
-            remote: id(d, "id")?,
-        },
-        op::MESSAGE_REACTION => Incoming::React {
-            message: id(d, "message_id")?,
-            user: profile(d, "user")?,
-            emoji: text(d, "emoji")?.to_string(),
-            add: match text(d, "action")? {
-                "add" => true,
-                "remove" => false,
-                other => {
-                    return Err(GatewayError::invalid(format!(
-                        "`d.action` must be \"add\" or \"remove\", got {other:?}"
-                    )))
-                }
-            },
-        },
-        op::TYPING_START => Incoming::Typing {
-            user: profile(d, "user")?,
-        },
-        other => {
-            return Err(GatewayError::invalid(format!(
-                "op {other} does not federate (10, 11, 12, 13 and 60 do)"
-            )))
-        }
-    })
-}
-
 fn user(world: &World, origin: &str, p: &Profile) -> GatewayResult<Arc<User>> {
     users::remote_user(world, origin, &p.name, p.display_name.as_deref())
 }
@@ -361,12 +216,9 @@ async fn apply(
     origin: &str,
     data: FederationData,
 ) -> GatewayResult<()> {
-    if !data.d.is_object() {
-        return Err(GatewayError::invalid("`d` must be an object"));
-    }
     // Everything is read and checked first: a refused body must not leave
     // a user or a membership behind.
-    let incoming = parse(world, data.op, &data.d)?;
+    let incoming = wire::parse_event(data.op, &data.d, world.config.message_length)?;
     let place = place(world, fed, origin, &data.d)?;
     match incoming {
         Incoming::Create {

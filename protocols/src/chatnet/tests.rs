@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::testgen::object_without;
 
 fn frame(m: &Map<String, Value>) -> Value {
     serde_json::from_str(&encode(m)).unwrap()
@@ -146,5 +147,39 @@ proptest! {
         let k = Kind::ALL[kind];
         let text = json!({"type": k.as_str(), extra: v}).to_string();
         prop_assert_eq!(decode(&text).map(|r| r.kind), Ok(k));
+    }
+
+    /// A request object as a client encodes it decodes to its type and the
+    /// whole object; the generated fields never hold another `type`.
+    #[test]
+    fn an_encoded_request_decodes_to_itself(
+        kind in 0usize..11,
+        fields in object_without(&["type"]),
+    ) {
+        let k = Kind::ALL[kind];
+        let mut body = fields;
+        body.insert("type".into(), json!(k.as_str()));
+        prop_assert_eq!(decode(&encode(&body)), Ok(Request { kind: k, body }));
+    }
+
+    /// A relayed request reaches `dest` as the sender wrote it, without
+    /// `session` and with `source` set to the sender, whatever `source` it
+    /// claimed.
+    #[test]
+    fn a_relayed_request_decodes_as_dest_receives_it(
+        kind in 0usize..6,
+        fields in object_without(&["type"]),
+        source in "[a-z0-9_]{1,16}",
+    ) {
+        let relayed_kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_relayed()).collect();
+        let k = relayed_kinds[kind % relayed_kinds.len()];
+        let mut body = fields;
+        body.insert("type".into(), json!(k.as_str()));
+        let sent = decode(&encode(&body)).unwrap();
+        let received = decode(&encode(&relayed(&sent.body, &source))).unwrap();
+        let mut expected = body;
+        expected.remove("session");
+        expected.insert("source".into(), json!(source));
+        prop_assert_eq!(received, Request { kind: k, body: expected });
     }
 }

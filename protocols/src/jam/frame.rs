@@ -41,13 +41,19 @@ pub fn decode_frame(text: &str) -> Result<Inbound, JamError> {
             .ok_or_else(|| JamError::new(DECODE_ERROR, "Field `op` must be an integer"))?,
     };
     let d = obj.remove("d").unwrap_or(Value::Null);
-    let reference = match (obj.get("ref"), d.get("ref")) {
+    let reference = match (present(obj.get("ref")), present(d.get("ref"))) {
         (Some(r), _) | (None, Some(r)) => {
             Some(parse_ref(r).map_err(|e| e.with_op(Some(op), None))?)
         }
         (None, None) => None,
     };
     Ok(Inbound { op, d, reference })
+}
+
+/// A null `ref` is an absent one, as null is for every optional field of a
+/// request (found by the JAM round-trip property test).
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|r| !r.is_null())
 }
 
 fn parse_ref(v: &Value) -> Result<String, JamError> {
@@ -95,6 +101,10 @@ mod tests {
         assert_eq!(f.reference.as_deref(), Some("b"));
         let f = decode_frame(r#"{"op":0,"s":null}"#).unwrap();
         assert_eq!(f.d, Value::Null);
+        let f = decode_frame(r#"{"op":60,"d":{"channel_id":"1","ref":null},"ref":null}"#).unwrap();
+        assert_eq!(f.reference, None);
+        let f = decode_frame(r#"{"op":60,"d":{"ref":"c"},"ref":null}"#).unwrap();
+        assert_eq!(f.reference.as_deref(), Some("c"));
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod encode;
 pub mod frame;
 pub mod objects;
 pub mod request;
+#[cfg(test)]
+mod tests;
 
 pub use codes::JamError;
 pub use frame::{decode_frame, finish_frame, Inbound};

@@ -1,6 +1,23 @@
 use serde::{Deserialize, Serialize};
 
-use crate::Id;
+use crate::{GatewayError, GatewayResult, Id};
+
+/// Checks a username: 1–32 characters, letters, digits, `_`, `-`, `.`.
+/// `@` is reserved for federated names (`name@domain`).
+pub fn validate_username(name: &str) -> GatewayResult<String> {
+    let name = name.trim();
+    let len = name.chars().count();
+    let ok = (1..=32).contains(&len)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        return Err(GatewayError::invalid(
+            "Username must be 1 to 32 letters, digits, '_', '-' or '.'",
+        ));
+    }
+    Ok(name.to_string())
+}
 
 /// A public user profile: never a hash, never a token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -111,6 +111,8 @@ pub fn auth_error(val: &str) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testgen::{json_value, object_without};
+    use proptest::prelude::*;
     use serde_json::json;
 
     #[test]
@@ -148,5 +150,42 @@ mod tests {
             Value::Object(auth_error("Authentication required")),
             json!({"cmd":"auth_error","val":"Authentication required"})
         );
+    }
+
+    proptest! {
+        /// A reply, finished with or without the requester's `listener`,
+        /// decodes to that reply and that listener: the splice never
+        /// breaks the JSON, whatever the object (the empty one too).
+        #[test]
+        fn a_finished_reply_decodes_to_itself(
+            body in object_without(&["listener"]),
+            listener in proptest::option::of(".{0,16}"),
+        ) {
+            let text = finish(&prefix(&body), listener.as_deref());
+            let cmd = body.get("cmd").and_then(Value::as_str).map(str::to_string);
+            prop_assert_eq!(decode(&text), Ok(Inbound { cmd, body, listener }));
+        }
+
+        /// A request as a client writes it: `cmd`, its fields, and a
+        /// `listener` of any JSON type, echoed only when it is a string.
+        #[test]
+        fn a_request_decodes_to_its_cmd_fields_and_listener(
+            cmd in "[a-z_]{1,16}",
+            fields in object_without(&["cmd", "listener"]),
+            listener in proptest::option::of(json_value()),
+        ) {
+            let mut body = fields;
+            body.insert("cmd".into(), json!(cmd));
+            let mut sent = body.clone();
+            if let Some(l) = &listener {
+                sent.insert("listener".into(), l.clone());
+            }
+            let text = Value::Object(sent).to_string();
+            let listener = match listener {
+                Some(Value::String(l)) => Some(l),
+                _ => None,
+            };
+            prop_assert_eq!(decode(&text), Ok(Inbound { cmd: Some(cmd), body, listener }));
+        }
     }
 }
