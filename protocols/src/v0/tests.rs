@@ -171,7 +171,7 @@ fn payloads_nested_one_past_the_depth_limit_are_refused() {
     assert_eq!(Payload::decode(&bytes), Err(PayloadError::TooDeep));
     // A hundred thousand levels stop early, without exhausting the stack.
     let mut deep = vec![0x81, 0xa1, b'x'];
-    deep.extend(std::iter::repeat(0x91).take(100_000));
+    deep.extend(std::iter::repeat_n(0x91, 100_000));
     deep.push(0xc0);
     assert_eq!(Payload::decode(&deep), Err(PayloadError::TooDeep));
 }
