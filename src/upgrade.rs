@@ -141,9 +141,21 @@ pub async fn upgrade(
         .send((res, BodySize::None).into())
         .await
         .map_err(failed)?;
-    // Frames a little over the limit still decode, so the session can answer
-    // them with DECODE_ERROR; far bigger ones end the connection (1009).
-    let max = world.config.frame_bytes.saturating_mul(2).max(4096);
+    let max = match target {
+        // One MQTT packet per binary frame, held by the MQTT codec to
+        // `nynja.max_packet` of remaining length plus its fixed header (at
+        // most 5 bytes), as over TCP; `frame_bytes` is for JSON dialects
+        // and cut MQTT packets that TCP accepts.
+        Target::Mqtt => dialects
+            .nynja
+            .config
+            .max_packet
+            .saturating_add(switchboard_protocols::mqtt::MAX_FIXED_HEADER),
+        // Frames a little over the limit still decode, so the session can
+        // answer them with DECODE_ERROR; far bigger ones end the connection
+        // (1009).
+        _ => world.config.frame_bytes.saturating_mul(2).max(4096),
+    };
     let framed = framed.replace_codec(ws::Codec::new().max_size(max));
     let peer = req
         .peer_addr()

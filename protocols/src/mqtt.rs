@@ -18,11 +18,21 @@ pub use rumqttc::mqttbytes::{Error as MqttError, QoS};
 /// Default largest packet accepted.
 pub const DEFAULT_MAX_PACKET: usize = 256 * 1024;
 
-/// A codec with the same limit both ways.
+/// Longest fixed header: type byte and a 4-byte remaining length. The
+/// packet limit counts the remaining length, so a whole packet may be this
+/// much longer.
+pub const MAX_FIXED_HEADER: usize = 5;
+
+/// A codec that refuses inbound packets whose remaining length is over
+/// `max_packet`. Outbound packets are not held to it: MQTT 3.1.1 gives a
+/// client no way to announce a maximum, and what the server sends is
+/// bounded by what it stores (message length, page sizes). Cutting them at
+/// the inbound limit dropped them silently: a message of the allowed
+/// length on a long `p2p/` topic, or a History page, never arrived.
 pub fn codec(max_packet: usize) -> Codec {
     Codec {
         max_incoming_size: max_packet,
-        max_outgoing_size: max_packet,
+        max_outgoing_size: usize::MAX,
     }
 }
 
@@ -79,5 +89,26 @@ mod tests {
         // PUBLISH, remaining length 2000 (0xD0 0x0F).
         let mut buf = BytesMut::from(&[0x30u8, 0xD0, 0x0F][..]);
         assert!(codec(1024).decode(&mut buf).is_err());
+    }
+
+    #[test]
+    fn the_inbound_limit_is_the_remaining_length_and_outbound_is_free() {
+        let publish = |payload: usize| {
+            let mut out = BytesMut::new();
+            let p = Publish::new("t", QoS::AtMostOnce, vec![0u8; payload]);
+            codec(1 << 20).encode(Packet::Publish(p), &mut out).unwrap();
+            out
+        };
+        // Remaining length: 2 (topic length) + 1 (topic) + payload.
+        let mut at = publish(1024 - 3);
+        assert!(matches!(
+            codec(1024).decode(&mut at),
+            Ok(Some(Packet::Publish(_)))
+        ));
+        let mut past = publish(1024 - 2);
+        assert!(codec(1024).decode(&mut past).is_err());
+        let mut out = BytesMut::new();
+        let big = Publish::new("t", QoS::AtMostOnce, vec![0u8; 4096]);
+        assert!(codec(1024).encode(Packet::Publish(big), &mut out).is_ok());
     }
 }

@@ -228,6 +228,40 @@ fn limits_and_bad_input() {
     assert_eq!(d(&[131, 119, 1, 255]), Err(EtfError::BadAtom));
 }
 
+/// `[]` inside `levels` 1-tuples: the nil sits at depth `levels`.
+fn nested_tuples(levels: usize) -> Vec<u8> {
+    let mut bytes = vec![131];
+    for _ in 0..levels {
+        bytes.extend_from_slice(&[104, 1]);
+    }
+    bytes.push(106);
+    bytes
+}
+
+#[test]
+fn depth_and_element_limits_hold_exactly() {
+    let limits = Limits::default();
+    assert!(decode(&nested_tuples(limits.max_depth), limits).is_ok());
+    assert_eq!(
+        decode(&nested_tuples(limits.max_depth + 1), limits),
+        Err(EtfError::TooDeep(limits.max_depth))
+    );
+    // Elements of every tuple, list (STRING_EXT too) and map, all levels
+    // together: {[1, ..., 1], "ab"} counts 2 + n + 2.
+    let term = |n: usize| {
+        let mut bytes = vec![131, 104, 2, 108];
+        bytes.extend_from_slice(&(n as u32).to_be_bytes());
+        for _ in 0..n {
+            bytes.extend_from_slice(&[97, 1]);
+        }
+        bytes.extend_from_slice(&[106, 107, 0, 2, b'a', b'b']);
+        bytes
+    };
+    let max = limits.max_elements;
+    assert!(decode(&term(max - 4), limits).is_ok());
+    assert_eq!(decode(&term(max - 3), limits), Err(EtfError::TooBig(max)));
+}
+
 fn term() -> impl Strategy<Value = Term> {
     let leaf = prop_oneof![
         "[a-z_]{1,12}".prop_map(Term::Atom),

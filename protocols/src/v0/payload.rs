@@ -9,6 +9,17 @@ use sha3::Sha3_512;
 
 type HmacSha3 = Hmac<Sha3_512>;
 
+/// Deepest nesting of maps and arrays in a payload, its own map counting
+/// as 1. The draft's deepest command (CH_APPEND: map, array of messages,
+/// map, array of acks) needs 4; the bound keeps recursion (decoding,
+/// cloning, dropping) shallow whatever a client sends.
+pub const MAX_DEPTH: usize = 32;
+
+/// rmpv spends 2 units of its own depth budget per map or array and up to
+/// 3 on a leaf (value, string, bytes), so this budget decodes every payload
+/// within [`MAX_DEPTH`] and stops far deeper ones before they recurse.
+const RMPV_BUDGET: usize = 2 * MAX_DEPTH + 4;
+
 /// A decoded payload: its key/value pairs in wire order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Payload(pub Vec<(String, Value)>);
@@ -21,14 +32,33 @@ pub enum PayloadError {
     NotAMap,
     #[error("bytes after the payload's map")]
     Trailing,
+    #[error("maps and arrays nested deeper than {MAX_DEPTH}")]
+    TooDeep,
+}
+
+/// Levels of maps and arrays in `v` (0 for a scalar).
+fn depth(v: &Value) -> usize {
+    let inner = match v {
+        Value::Array(items) => items.iter().map(depth).max(),
+        Value::Map(pairs) => pairs.iter().map(|(k, v)| depth(k).max(depth(v))).max(),
+        _ => return 0,
+    };
+    1 + inner.unwrap_or(0)
 }
 
 impl Payload {
     pub fn decode(bytes: &[u8]) -> Result<Payload, PayloadError> {
         let mut rd = bytes;
-        let value = rmpv::decode::read_value(&mut rd).map_err(|_| PayloadError::NotMsgpack)?;
+        let value = match rmpv::decode::read_value_with_max_depth(&mut rd, RMPV_BUDGET) {
+            Ok(v) => v,
+            Err(rmpv::decode::Error::DepthLimitExceeded) => return Err(PayloadError::TooDeep),
+            Err(_) => return Err(PayloadError::NotMsgpack),
+        };
         if !rd.is_empty() {
             return Err(PayloadError::Trailing);
+        }
+        if depth(&value) > MAX_DEPTH {
+            return Err(PayloadError::TooDeep);
         }
         let Value::Map(pairs) = value else {
             return Err(PayloadError::NotAMap);

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use rmpv::Value;
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::payload::MAX_DEPTH;
 use super::*;
 
 fn codec() -> V0Codec {
@@ -129,6 +130,50 @@ fn payloads_need_a_map_with_string_keys() {
     assert_eq!(Payload::decode(&[0x80, 0x80]), Err(PayloadError::Trailing));
     let int_key = [0x81, 0x01, 0x02];
     assert_eq!(Payload::decode(&int_key), Err(PayloadError::NotAMap));
+}
+
+/// `leaf` inside `levels` arrays.
+fn nested(levels: usize, leaf: Value) -> Value {
+    (0..levels).fold(leaf, |v, _| Value::Array(vec![v]))
+}
+
+#[test]
+fn payloads_nested_one_past_the_depth_limit_are_refused() {
+    let leaves = [
+        Value::Nil,
+        Value::from(7),
+        Value::from("text"),
+        Value::Binary(vec![1, 2, 3]),
+        Value::Ext(5, vec![9]),
+        Value::Map(Vec::new()),
+    ];
+    for leaf in leaves {
+        // The payload's own map is level 1; an empty map leaf is one more.
+        let extra = usize::from(matches!(leaf, Value::Map(_)));
+        let at = |levels: usize| {
+            let mut p = Payload::default();
+            p.put("timestamp", 1i64);
+            p.put("deep", nested(levels - 1 - extra, leaf.clone()));
+            p.encode()
+        };
+        let ok = Payload::decode(&at(MAX_DEPTH));
+        assert!(ok.is_ok(), "{leaf}: exactly {MAX_DEPTH} levels: {ok:?}");
+        assert_eq!(
+            Payload::decode(&at(MAX_DEPTH + 1)),
+            Err(PayloadError::TooDeep),
+            "{leaf}"
+        );
+    }
+    // Nesting in a key counts too.
+    let top = Value::Map(vec![(nested(MAX_DEPTH, Value::Nil), Value::Nil)]);
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, &top).unwrap();
+    assert_eq!(Payload::decode(&bytes), Err(PayloadError::TooDeep));
+    // A hundred thousand levels stop early, without exhausting the stack.
+    let mut deep = vec![0x81, 0xa1, b'x'];
+    deep.extend(std::iter::repeat_n(0x91, 100_000));
+    deep.push(0xc0);
+    assert_eq!(Payload::decode(&deep), Err(PayloadError::TooDeep));
 }
 
 #[test]

@@ -150,7 +150,9 @@ impl MqttSession {
         MqttSession::create(move |c| {
             c.add_stream(stream);
             let out = WsOut::start(sink, world.config.pending_bytes, on_closed);
-            let assembler = Assembler::new(ctx.config.max_packet);
+            // Fragments of one packet: its remaining length and header.
+            let assembler =
+                Assembler::new(ctx.config.max_packet.saturating_add(mqtt::MAX_FIXED_HEADER));
             MqttSession::new(world, ctx, peer, MqttOut::Ws(out), Some(assembler))
         })
     }

@@ -427,10 +427,15 @@ async fn message(world: &Arc<World>, caller: Caller, r: &Request) -> Replies {
         }),
         _ => return vec![nynja::io_error("invalid_data")],
     };
+    use switchboard_protocols::ErrorKind;
     match world.execute(caller, command).await {
         Ok(_) => msg_id.map(|m| vec![nynja::ack(&m)]).unwrap_or_default(),
-        Err(e) if e.kind == switchboard_protocols::ErrorKind::NotFound => {
-            vec![nynja::io_error("not_found")]
+        Err(e) if e.kind == ErrorKind::NotFound => vec![nynja::io_error("not_found")],
+        // Text over `limits.message_length`, or empty: a field the client
+        // got wrong, which the profile answers with `invalid_data`; saying
+        // `permission_denied` sent clients looking for a rights problem.
+        Err(e) if matches!(e.kind, ErrorKind::TooLarge | ErrorKind::Invalid) => {
+            vec![nynja::io_error("invalid_data")]
         }
         Err(_) => vec![nynja::io_error("permission_denied")],
     }
