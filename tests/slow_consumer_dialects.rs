@@ -21,6 +21,7 @@ use common::{
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Value};
+use switchboard_protocols::etf::Term;
 use switchboard_protocols::nynja;
 use switchboard_protocols::v0::{self, Inbound};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -453,6 +454,15 @@ async fn mqtt_slow_clients_are_dropped() {
     ny.disconnect().await;
     let mut fast = RawMqtt::tcp(&server, &cid).await;
     fast.login(&token, true).await;
+    // CONNACK comes before the session has joined its guilds; a request is
+    // only handled after that, so its answer says the room is live.
+    assert!(fast.publish(&Term::atom("sync")).await);
+    loop {
+        let (_, term) = fast.next_publish().await.expect("the fast client stays");
+        if term.record_name() == Some("io") {
+            break;
+        }
+    }
     let room = format!("room/{general}");
     let rss = vm_rss_kib(server.pid());
     let progress = AtomicUsize::new(0);
