@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Jam, TestServer, PASSWORD, TIMEOUT};
+use common::{server_closes_its_side, Jam, TestServer, PASSWORD, TIMEOUT};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -242,40 +242,4 @@ async fn a_client_that_stops_reading_is_dropped_and_others_keep_everything() {
         received < sent,
         "the slow client was cut off: it got {received} of {sent} messages"
     );
-}
-
-/// Waits (bounded) until the server's end of the connection
-/// 127.0.0.1:`server_port` ⇄ `client_port` has been closed by the server
-/// process: any TCP state but ESTABLISHED and CLOSE_WAIT, or gone. Reads
-/// /proc/net/tcp, so it checks only on Linux.
-async fn server_closes_its_side(server_port: u16, client_port: u16) {
-    if !cfg!(target_os = "linux") {
-        return;
-    }
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    loop {
-        let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-        let port = |addr: &str| {
-            addr.rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok())
-        };
-        let state = table.lines().skip(1).find_map(|line| {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            let ours = cols.len() > 3
-                && port(cols[1]) == Some(server_port)
-                && port(cols[2]) == Some(client_port);
-            ours.then(|| cols[3].to_string())
-        });
-        // 01 ESTABLISHED, 08 CLOSE_WAIT: the server process still holds it.
-        match state.as_deref() {
-            Some("01") | Some("08") => {}
-            _ => return,
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server never closed the slow consumer's socket (state {state:?})"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }

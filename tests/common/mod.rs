@@ -24,6 +24,9 @@ mod nynja;
 #[allow(unused_imports)]
 pub use nynja::*;
 pub mod federation;
+mod raw;
+#[allow(unused_imports)]
+pub use raw::*;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

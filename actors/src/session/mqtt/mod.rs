@@ -53,6 +53,15 @@ enum Role {
     User(Arc<User>),
 }
 
+/// Why the server ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Normal,
+    GoingAway,
+    /// The peer stopped reading: what is queued is dropped, not waited on.
+    SlowConsumer,
+}
+
 /// Where the bytes go: a TCP socket, or binary WebSocket frames (`/mqtt`).
 enum MqttOut {
     Tcp(TcpOut),
@@ -67,10 +76,17 @@ impl MqttOut {
         }
     }
 
-    fn close(&mut self) {
-        match self {
-            MqttOut::Tcp(t) => t.close(),
-            MqttOut::Ws(w) => w.close(1000, ""),
+    /// Ends the connection. MQTT 3.1.1 has no server-to-client goodbye,
+    /// so over TCP the end of the stream is the signal; over WebSocket the
+    /// close frame says why (1000, 1001 going away, 4010 slow consumer, as
+    /// the other WebSocket dialects).
+    fn close(&mut self, how: Ending) {
+        match (self, how) {
+            (MqttOut::Tcp(t), Ending::SlowConsumer) => t.close_now(),
+            (MqttOut::Tcp(t), _) => t.close(),
+            (MqttOut::Ws(w), Ending::Normal) => w.close(1000, ""),
+            (MqttOut::Ws(w), Ending::GoingAway) => w.close(1001, "server going away"),
+            (MqttOut::Ws(w), Ending::SlowConsumer) => w.close_now(4010, "slow consumer"),
         }
     }
 
@@ -192,16 +208,22 @@ impl MqttSession {
             return;
         }
         if self.out.send(buf.to_vec()).is_err() {
-            self.world.metrics.slow_consumer();
-            self.close(c, "slow consumer");
+            self.end(c, Ending::SlowConsumer, "slow consumer");
         }
     }
 
     fn close(&mut self, c: &mut Context<Self>, why: &str) {
+        self.end(c, Ending::Normal, why);
+    }
+
+    fn end(&mut self, c: &mut Context<Self>, how: Ending, why: &str) {
         if !self.out.is_closing() {
             debug!(session = self.id, why, "mqtt closing");
+            if how == Ending::SlowConsumer {
+                self.world.metrics.slow_consumer();
+            }
         }
-        self.out.close();
+        self.out.close(how);
         c.stop();
     }
 
@@ -429,7 +451,7 @@ impl Actor for MqttSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.out.close();
+        self.out.close(Ending::Normal);
         let user = match &self.role {
             Some(Role::User(u)) => Some(u.id),
             _ => None,
@@ -479,10 +501,7 @@ impl StreamHandler<Result<Frame, ProtocolError>> for MqttSession {
             Received::Text(_) | Received::TooLarge => {
                 self.close(c, "MQTT travels in binary frames")
             }
-            Received::SlowConsumer => {
-                self.world.metrics.slow_consumer();
-                self.close(c, "slow consumer");
-            }
+            Received::SlowConsumer => self.end(c, Ending::SlowConsumer, "slow consumer"),
             Received::Closed { .. } => self.close(c, "websocket closed"),
         }
     }
@@ -551,11 +570,8 @@ impl Handler<Control> for MqttSession {
 
     fn handle(&mut self, msg: Control, c: &mut Self::Context) {
         match msg {
-            Control::SlowConsumer => {
-                self.world.metrics.slow_consumer();
-                self.close(c, "slow consumer");
-            }
-            Control::Shutdown => self.close(c, "server going away"),
+            Control::SlowConsumer => self.end(c, Ending::SlowConsumer, "slow consumer"),
+            Control::Shutdown => self.end(c, Ending::GoingAway, "server going away"),
         }
     }
 }

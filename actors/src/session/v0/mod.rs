@@ -106,8 +106,7 @@ impl V0Session {
     fn send(&mut self, c: &mut Context<Self>, cmd: &Outbound) {
         let f = v0::signed(cmd.name(), cmd.fields(), &self.key, now_secs());
         if self.out.send(frame::to_bytes(f)).is_err() {
-            self.world.metrics.slow_consumer();
-            self.close(c, "slow consumer");
+            self.slow_consumer(c, "output over pending_bytes");
         }
     }
 
@@ -117,6 +116,17 @@ impl V0Session {
             reason: reason.to_string(),
         };
         self.send(c, &e);
+    }
+
+    /// The peer stopped reading: the connection ends without waiting
+    /// behind what is queued for it.
+    fn slow_consumer(&mut self, c: &mut Context<Self>, why: &str) {
+        if !self.out.is_closing() {
+            self.world.metrics.slow_consumer();
+            debug!(session = self.id, why, "v0 closing: slow consumer");
+        }
+        self.out.close_now();
+        c.stop();
     }
 
     fn close(&mut self, c: &mut Context<Self>, why: &str) {
@@ -293,10 +303,7 @@ impl Handler<Control> for V0Session {
 
     fn handle(&mut self, msg: Control, c: &mut Self::Context) {
         match msg {
-            Control::SlowConsumer => {
-                self.world.metrics.slow_consumer();
-                self.close(c, "slow consumer");
-            }
+            Control::SlowConsumer => self.slow_consumer(c, "mailbox full"),
             Control::Shutdown => self.close(c, "server going away"),
         }
     }
