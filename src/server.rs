@@ -63,6 +63,7 @@ fn world_config(config: &Config) -> WorldConfig {
         domain: config.server.domain.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         message_length: config.limits.message_length,
+        session_ttl_ms: config.limits.session_ttl_s.saturating_mul(1000),
         mailbox_capacity: config.limits.mailbox_capacity,
         frame_bytes: config.limits.frame_bytes,
         pending_bytes: config.limits.pending_bytes,

@@ -143,7 +143,10 @@ async fn acknowledged_messages_survive_sigkill() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let mut server = TestServer::with_config("[storage]\ndurability = \"strict\"\n");
+    // The senders go as fast as acknowledgements come: no request rates.
+    let mut server = TestServer::with_config(
+        "[storage]\ndurability = \"strict\"\n\n[limits]\nuser_requests_per_second = 0\nip_requests_per_second = 0\n",
+    );
     let alice = Jam::register(&server, "alice").await;
     let bob = Jam::register(&server, "bob").await;
     let general = alice.lobby().general;

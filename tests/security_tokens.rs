@@ -3,7 +3,7 @@
 //!
 //! - Tokens are random and long: JAM/REST/OriginChats/NYNJA tokens are
 //!   base64url of 32 random bytes (256 bits); chat-network sessions are
-//!   UUID v4 shaped (122 random bits: see the check below).
+//!   UUID shaped, with all 128 bits random (see the check below).
 //! - At rest only the SHA-256 of a token is kept (`tokens` tree, key =
 //!   digest): the raw bytes of no token appear in any file of the data
 //!   directory, yet the tokens still work after a restart.
@@ -130,24 +130,36 @@ async fn session_tokens_are_random_and_at_least_128_bits() {
     }
     assert_unrelated(&tokens);
 
-    // chat-network sessions are UUID v4 shaped, as its clients expect:
-    // 122 random bits (the version and variant bits are fixed).
+    // chat-network sessions are UUID shaped, as its clients expect, with
+    // no fixed bits: across 12 sessions no hex digit position (the version
+    // and variant digits of a v4 UUID included) is constant, which random
+    // digits fail with a chance of about 32 / 16^11.
     let mut sessions = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..12 {
         let mut cn = Cn::connect(&server, "alice").await;
         cn.send(json!({"type": "signin", "username": "alice", "password": PASSWORD}))
             .await;
         let r = cn.recv().await;
         assert_eq!(r["resp_code"], 0, "{r}");
         let s = r["session"].as_str().expect("session").to_string();
+        let groups: Vec<usize> = s.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "not UUID shaped: {s}");
         let hex: String = s.chars().filter(|c| *c != '-').collect();
-        assert_eq!(hex.len(), 32, "{s}");
         assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()), "{s}");
-        assert_eq!(&hex[12..13], "4", "not a v4 UUID: {s}");
         sessions.push(s);
         cn.close().await;
     }
     assert_unrelated(&sessions);
+    let hexes: Vec<Vec<u8>> = sessions
+        .iter()
+        .map(|s| s.replace('-', "").into_bytes())
+        .collect();
+    for pos in 0..32 {
+        assert!(
+            hexes.iter().any(|h| h[pos] != hexes[0][pos]),
+            "digit {pos} is the same in every session: {sessions:?}"
+        );
+    }
     // Every kind is a session token everywhere: the REST API takes them.
     for t in tokens.iter().chain(&sessions) {
         let (status, me) = server.rest("GET", "/api/users/@me", Some(t), None).await;
@@ -292,6 +304,58 @@ async fn logout_revokes_the_token_in_every_dialect() {
     jam.heartbeat_ok().await;
     let ny = Ny::connect(&server, &cid, Some(&kept)).await;
     ny.disconnect().await;
+}
+
+/// `limits.session_ttl_s = 3`: a token works, and once older than that
+/// every door refuses it as expired; a fresh login works again. The wait
+/// is a bounded retry: how long it takes to pass is not asserted.
+#[tokio::test]
+async fn tokens_expire_after_session_ttl() {
+    let config = format!("{NYNJA_FIXED}\n[limits]\nsession_ttl_s = 3\n");
+    let server = TestServer::with_config(&config);
+    let (token, user) = common::rest_register(&server, "alice").await;
+    let cid = format!("emqttd_{}", user["id"].as_str().expect("id"));
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "fresh");
+
+    let mut expired = None;
+    for _ in 0..300 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (status, body) = server
+            .rest("GET", "/api/users/@me", Some(&token), None)
+            .await;
+        if status == 401 {
+            expired = Some(body);
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    let body = expired.expect("the token expired");
+    assert_eq!(common::error_code(&body), "AUTH_FAILED", "{body}");
+    assert_eq!(body["error"]["message"], "Token expired", "{body}");
+    // Deleted at that first refusal: from here on it is simply unknown.
+    let (status, body) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
+    assert_eq!((status, common::error_code(&body)), (401, "AUTH_FAILED"));
+    let mut jam = Jam::connect(&server, "jam").await;
+    jam.send(2, json!({"token": token}), Some("t")).await;
+    jam.expect_error("AUTH_FAILED").await;
+    let got = Ny::try_connect(&server, &cid, Some(&token), true).await;
+    assert_eq!(got.err(), Some(ConnectReturnCode::BadUserNamePassword));
+    let mut cn = Cn::connect(&server, "cn").await;
+    cn.send(json!({"type": "subscribe", "session": token}))
+        .await;
+    assert_eq!(
+        cn.recv().await,
+        json!({"type": "subscribe", "resp_code": 1})
+    );
+
+    // Logging in again works (and gives a new token).
+    let fresh = rest_login(&server, "alice", PASSWORD).await;
+    assert_ne!(fresh, token);
 }
 
 #[tokio::test]

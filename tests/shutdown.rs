@@ -328,7 +328,8 @@ async fn stored(server: &TestServer, token: &str, channel: &str, prefix: &str) -
 #[tokio::test]
 async fn sigterm_under_load_keeps_every_acknowledged_message_and_says_goodbye() {
     let mut server = TestServer::with_config(&format!(
-        "[storage]\ndurability = \"strict\"\n\n[originchats.rate_limiting]\nenabled = false\n\n{NYNJA_FIXED}"
+        "[storage]\ndurability = \"strict\"\n\n[originchats.rate_limiting]\nenabled = false\n\n\
+         [limits]\nuser_requests_per_second = 0\nip_requests_per_second = 0\n\n{NYNJA_FIXED}"
     ));
     let jam = Jam::register(&server, "alice").await;
     let alice_token = jam.token();

@@ -141,7 +141,7 @@ fn parse_frame(buf: &[u8]) -> Option<(RawFrame, usize)> {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_and_others_keep_everything() {
     let server = TestServer::with_config(
-        "[limits]\npending_bytes = 4096\n\n[storage]\ndurability = \"batched\"\nflush_every_ms = 50\n",
+        "[limits]\npending_bytes = 4096\nuser_requests_per_second = 0\nip_requests_per_second = 0\n\n[storage]\ndurability = \"batched\"\nflush_every_ms = 50\n",
     );
     let mut fast = Jam::register(&server, "fast").await;
     let general = fast.lobby().general;

@@ -45,7 +45,7 @@ const MAX_FLOOD: usize = 4000;
 
 fn config() -> String {
     format!(
-        "[limits]\npending_bytes = 262144\n\n[storage]\ndurability = \"batched\"\nflush_every_ms = 50\n\n\
+        "[limits]\npending_bytes = 262144\nuser_requests_per_second = 0\nip_requests_per_second = 0\n\n[storage]\ndurability = \"batched\"\nflush_every_ms = 50\n\n\
          [originchats.rate_limiting]\nenabled = false\n\n{NYNJA_FIXED}"
     )
 }

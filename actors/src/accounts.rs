@@ -91,14 +91,13 @@ pub fn issue_token(world: &World, user: &User) -> GatewayResult<String> {
     Ok(token)
 }
 
-/// A fresh session token shaped as a UUID (version 4: 122 random bits),
-/// for dialects whose clients expect one (chat-network). It is a session
-/// token like any other, hashed at rest.
+/// A fresh session token shaped as a UUID (8-4-4-4-12 hex digits), for
+/// dialects whose clients expect one (chat-network). All 128 bits are
+/// random: a v4 UUID fixes 6 of them, and clients only compare the string.
+/// It is a session token like any other, hashed at rest.
 pub fn issue_uuid_token(world: &World, user: &User) -> GatewayResult<String> {
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
-    raw[6] = (raw[6] & 0x0f) | 0x40;
-    raw[8] = (raw[8] & 0x3f) | 0x80;
     let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     let token = format!(
         "{}-{}-{}-{}-{}",
@@ -151,12 +150,19 @@ pub fn revoke_token(world: &World, token: &str) -> GatewayResult<()> {
 
 /// The user behind a session token.
 pub fn authenticate_token(world: &World, token: &str) -> GatewayResult<Arc<User>> {
-    let id = world
+    let hash = hash_token(token);
+    let record = world
         .store
-        .token_user(&hash_token(token))?
+        .token_record(&hash)?
         .ok_or_else(|| GatewayError::auth_failed("Invalid token"))?;
+    let age_ms = now_ms().saturating_sub(record.created_at);
+    if u64::try_from(age_ms).unwrap_or(0) > world.config.session_ttl_ms {
+        // Expired tokens go at their first use; nothing else reads them.
+        world.store.delete_token(&hash)?;
+        return Err(GatewayError::auth_failed("Token expired"));
+    }
     world
-        .user(id)
+        .user(record.user_id)
         .map_err(|_| GatewayError::auth_failed("Invalid token"))
 }
 

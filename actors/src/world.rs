@@ -41,6 +41,8 @@ pub struct WorldConfig {
     pub domain: String,
     pub version: String,
     pub message_length: usize,
+    /// How long a session token stays valid after it is issued.
+    pub session_ttl_ms: u64,
     pub mailbox_capacity: usize,
     /// Largest inbound WebSocket message.
     pub frame_bytes: usize,

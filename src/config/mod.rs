@@ -161,6 +161,11 @@ table! {
         /// Requests per second from one address, before and after login,
         /// 0..=1000000 (0: no limit).
         ip_requests_per_second: u32 = 500,
+        /// Seconds a session token stays valid after it is issued (by a
+        /// login, a registration or NYNJA's Auth verify); then it is refused
+        /// and deleted, and the client logs in again. 1..=315360000 (ten
+        /// years); default 30 days.
+        session_ttl_s: u64 = 30 * 24 * 3600,
     }
 }
 
@@ -461,7 +466,7 @@ impl Config {
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
         let rl = &self.originchats.rate_limiting;
-        let ranges: [(&str, u64, RangeInclusive<u64>); 21] = [
+        let ranges: [(&str, u64, RangeInclusive<u64>); 22] = [
             (
                 "v0.max_payload",
                 n(self.v0.max_payload),
@@ -489,6 +494,7 @@ impl Config {
                 0..=86_400,
             ),
             ("server.workers", n(s.workers), 1..=64),
+            ("limits.session_ttl_s", l.session_ttl_s, 1..=315_360_000),
             ("storage.flush_every_ms", st.flush_every_ms, 1..=60_000),
             (
                 "storage.cache_capacity_mb",
