@@ -157,10 +157,10 @@ table! {
         /// Requests per second of one user, summed over their connections
         /// and REST, 0..=1000000 (0: no limit). Bursts up to one second's
         /// worth; keepalives do not count.
-        user_requests_per_second: u32 = 100,
+        user_requests_per_second: u32 = 200,
         /// Requests per second from one address, before and after login,
         /// 0..=1000000 (0: no limit).
-        ip_requests_per_second: u32 = 500,
+        ip_requests_per_second: u32 = 1000,
         /// Seconds a session token stays valid after it is issued (by a
         /// login, a registration or NYNJA's Auth verify); then it is refused
         /// and deleted, and the client logs in again. 1..=315360000 (ten
