@@ -154,11 +154,14 @@ impl Page {
             .expect("devtools send");
         // Events may come first; they are few, but the loop stays bounded.
         for _ in 0..100_000 {
-            let msg = tokio::time::timeout(TIMEOUT, self.ws.next())
+            let next = tokio::time::timeout(TIMEOUT, self.ws.next())
                 .await
-                .unwrap_or_else(|_| panic!("{method}: no answer"))
-                .unwrap_or_else(|| panic!("{method}: devtools closed"))
-                .expect("devtools read");
+                .unwrap_or_else(|_| panic!("{method}: no answer"));
+            let msg = match next {
+                Some(Ok(msg)) => msg,
+                Some(Err(e)) => panic!("{method}: devtools read: {e}"),
+                None => panic!("{method}: devtools closed"),
+            };
             let Message::Text(text) = msg else { continue };
             let v: Value = serde_json::from_str(&text).expect("devtools json");
             if v["id"] != id {
