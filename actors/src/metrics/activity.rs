@@ -117,12 +117,15 @@ mod tests {
         a.record(5, 2);
         assert_eq!(a.series(5), vec![0, 0, 0, 2, 0, 1]);
         assert_eq!(a.count_at(6, 5), 1);
-        // A full lap later the old counts are gone, not added to.
+        // A full lap later second 3's slot starts again from zero; second 5
+        // is still inside the window.
         a.record(3 + HISTORY_SECONDS as u64, 1);
         let s = a.series(3 + HISTORY_SECONDS as u64);
         assert_eq!(s.len(), HISTORY_SECONDS);
-        assert_eq!(s.iter().sum::<u32>(), 1);
         assert_eq!(*s.last().unwrap_or(&0), 1);
+        assert_eq!(s.iter().sum::<u32>(), 2);
+        // And once second 5 has left the window too, only the new one counts.
+        assert_eq!(a.series(5 + HISTORY_SECONDS as u64).iter().sum::<u32>(), 1);
     }
 
     #[test]
