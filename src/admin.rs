@@ -5,6 +5,11 @@
 //! - `GET /admin/ready`: the store is open and the listeners are bound.
 //! - `GET /admin/stats`: JSON figures.
 //! - `GET /metrics`: the same in Prometheus text format.
+//! - `GET /admin/`: the dashboard page (static; its script asks for the
+//!   token and calls the routes above and `GET /admin/activity`).
+
+mod dashboard;
+pub mod recent;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +23,7 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use switchboard_actors::metrics::LATENCY_BUCKETS;
+use switchboard_actors::nynja::NynjaContext;
 use switchboard_actors::store::Store;
 use switchboard_actors::World;
 use switchboard_protocols::model::Dialect;
@@ -26,14 +32,16 @@ const TOKEN_HASH_KEY: &str = "admin_token_sha256";
 
 pub struct AdminState {
     world: Arc<World>,
+    nynja: Arc<NynjaContext>,
     token_hash: [u8; 32],
     ready: AtomicBool,
 }
 
 impl AdminState {
-    pub fn new(world: Arc<World>, token_hash: [u8; 32]) -> Self {
+    pub fn new(world: Arc<World>, nynja: Arc<NynjaContext>, token_hash: [u8; 32]) -> Self {
         AdminState {
             world,
+            nynja,
             token_hash,
             ready: AtomicBool::new(false),
         }
@@ -65,34 +73,64 @@ pub fn token_hash(store: &Store, configured: &str) -> anyhow::Result<[u8; 32]> {
     Ok(hash)
 }
 
+enum Auth {
+    Ok,
+    Missing,
+    Wrong,
+}
+
 /// Compares in constant time, so the response time says nothing about how
 /// much of a guess was right.
-fn authorized(req: &HttpRequest, state: &AdminState) -> bool {
+fn check_token(req: &HttpRequest, state: &AdminState) -> Auth {
     let Some(token) = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
     else {
-        return false;
+        return Auth::Missing;
     };
-    let hash: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-    hash.iter()
+    let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let same = hash
+        .iter()
         .zip(state.token_hash.iter())
         .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+        == 0;
+    if same {
+        Auth::Ok
+    } else {
+        Auth::Wrong
+    }
 }
 
-fn unauthorized() -> HttpResponse {
+/// The 401 for a missing or wrong token. A wrong one is logged (so it shows
+/// among the dashboard's recent errors): someone is guessing, or an
+/// operator's tool has a stale token.
+fn refuse(req: &HttpRequest, auth: Auth) -> HttpResponse {
+    let message = match auth {
+        Auth::Wrong => {
+            let peer = req.peer_addr().map(|a| a.ip().to_string());
+            tracing::warn!(
+                peer = peer.as_deref().unwrap_or("?"),
+                path = req.path(),
+                "wrong admin token"
+            );
+            "Wrong admin token"
+        }
+        _ => "Admin token required",
+    };
     HttpResponse::Unauthorized()
         .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-        .json(json!({"error": {"code": "NOT_AUTHENTICATED", "message": "Admin token required"}}))
+        .json(json!({"error": {"code": "NOT_AUTHENTICATED", "message": message}}))
 }
 
 macro_rules! guarded {
     ($req:expr, $state:expr) => {
-        if !authorized(&$req, &$state) {
-            return unauthorized();
+        match check_token(&$req, &$state) {
+            Auth::Ok => {}
+            other => return refuse(&$req, other),
         }
     };
 }
@@ -375,4 +413,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/ready", web::get().to(ready))
         .route("/admin/stats", web::get().to(stats))
         .route("/metrics", web::get().to(metrics));
+    dashboard::configure(cfg);
 }

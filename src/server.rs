@@ -28,6 +28,10 @@ use switchboard_actors::{World, WorldConfig};
 use switchboard_protocols::originchats::limiter::Limits;
 use switchboard_protocols::Id;
 use tracing::{info, warn};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
 
 use crate::admin::{self, AdminState};
 use crate::config::{self, Config, LogFormat};
@@ -46,12 +50,14 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
             )
         })?,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    // `log.level` filters only what is written: the dashboard keeps the
+    // recent warnings and errors even when the log is set quieter.
+    let recent = admin::recent::RecentErrors.with_filter(LevelFilter::WARN);
+    let registry = tracing_subscriber::registry().with(recent);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match config.log.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => registry.with(layer.with_filter(filter)).init(),
+        LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),
     }
     Ok(())
 }
@@ -215,8 +221,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     world
         .start_federation(federation_key)
         .map_err(|e| anyhow::anyhow!("cannot start federation: {}", e.message))?;
+    let nynja = NynjaContext::new(nynja_config(&config));
     let admin_state = Arc::new(AdminState::new(
         world.clone(),
+        nynja.clone(),
         admin::token_hash(&store, &config.admin.token)?,
     ));
 
@@ -225,7 +233,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .disable_signals()
         .shutdown_timeout(config.shutdown.timeout_ms.div_ceil(1000));
     let oc = OcContext::new(oc_config(&config));
-    let nynja = NynjaContext::new(nynja_config(&config));
     let dialects = upgrade::Dialects {
         oc: oc.clone(),
         chatnet: Arc::new(chatnet_config(&config)),

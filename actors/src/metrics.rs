@@ -5,6 +5,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use switchboard_protocols::model::Dialect;
+use switchboard_protocols::Id;
+
+mod activity;
+use activity::Activity;
+pub use activity::{HISTORY_SECONDS, TOP_MINUTES};
 
 /// Upper bounds (seconds) of the fan-out latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -27,9 +32,9 @@ pub struct Metrics {
     fanout_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     fanout_count: AtomicU64,
     fanout_sum_us: AtomicU64,
-    /// Recent message creations, for the messages-per-second figure:
-    /// (second, count) of the current and previous second.
-    rate_window: parking_lot::Mutex<(u64, u64, u64)>,
+    /// Recent message creations: the per-second series and the busiest
+    /// channels the dashboard shows.
+    activity: parking_lot::Mutex<Activity>,
 }
 
 impl Default for Metrics {
@@ -52,7 +57,7 @@ impl Metrics {
             fanout_buckets: Default::default(),
             fanout_count: AtomicU64::new(0),
             fanout_sum_us: AtomicU64::new(0),
-            rate_window: parking_lot::Mutex::new((0, 0, 0)),
+            activity: parking_lot::Mutex::new(Activity::default()),
         }
     }
 
@@ -112,15 +117,10 @@ impl Metrics {
         self.rate_limited.load(Ordering::Relaxed)
     }
 
-    pub fn message_created(&self) {
+    pub fn message_created(&self, channel: Id) {
         self.messages_created.fetch_add(1, Ordering::Relaxed);
         let now = self.started.elapsed().as_secs();
-        let mut w = self.rate_window.lock();
-        if w.0 != now {
-            let prev = if w.0 + 1 == now { w.1 } else { 0 };
-            *w = (now, 0, prev);
-        }
-        w.1 += 1;
+        self.activity.lock().record(now, channel.0);
     }
 
     pub fn messages_created(&self) -> u64 {
@@ -130,14 +130,29 @@ impl Metrics {
     /// Messages created during the last complete second.
     pub fn messages_per_second(&self) -> u64 {
         let now = self.started.elapsed().as_secs();
-        let w = self.rate_window.lock();
-        if w.0 == now {
-            w.2
-        } else if w.0 + 1 == now {
-            w.1
-        } else {
-            0
+        match now.checked_sub(1) {
+            Some(last) => u64::from(self.activity.lock().count_at(now, last)),
+            None => 0,
         }
+    }
+
+    /// Messages per second for up to the last [`HISTORY_SECONDS`] seconds,
+    /// oldest first; the last entry is the current, unfinished second.
+    pub fn message_rate_history(&self) -> Vec<u32> {
+        let now = self.started.elapsed().as_secs();
+        self.activity.lock().series(now)
+    }
+
+    /// The busiest channels of the last [`TOP_MINUTES`] minutes with their
+    /// message counts, busiest first.
+    pub fn top_channels(&self, limit: usize) -> Vec<(Id, u64)> {
+        let now = self.started.elapsed().as_secs();
+        self.activity
+            .lock()
+            .top_channels(now, limit)
+            .into_iter()
+            .map(|(c, n)| (Id(c), n))
+            .collect()
     }
 
     /// Records how long one fan-out took, from command to the last mailbox.

@@ -3,13 +3,14 @@
 //! (`<phone>_<roster id>`; users of other dialects show their username as
 //! phone and their user id as roster id).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rand::Rng;
 use switchboard_protocols::model::User;
 use switchboard_protocols::nynja::{self, ContactView};
+use switchboard_protocols::time::now_ms;
 use switchboard_protocols::Id;
 use tracing::info;
 
@@ -47,10 +48,25 @@ struct Pending {
     attempts: u32,
 }
 
+/// Codes the admin dashboard lists in `log` mode: the operator reads them
+/// there instead of in the log, so only the last few are kept.
+pub const RECENT_CODES: usize = 20;
+
+/// A code issued in `log` mode.
+#[derive(Debug, Clone)]
+pub struct IssuedCode {
+    pub phone: String,
+    pub code: String,
+    pub issued_at_ms: i64,
+    /// Still waiting for the client to send it.
+    pub pending: bool,
+}
+
 /// Shared by every NYNJA session.
 pub struct NynjaContext {
     pub config: NynjaConfig,
     pending: Mutex<HashMap<String, Pending>>,
+    recent: Mutex<VecDeque<IssuedCode>>,
 }
 
 /// Why a verification failed, in the reference's words.
@@ -76,7 +92,28 @@ impl NynjaContext {
         Arc::new(NynjaContext {
             config,
             pending: Mutex::new(HashMap::new()),
+            recent: Mutex::new(VecDeque::new()),
         })
+    }
+
+    /// The last codes issued, newest first, with whether each is still
+    /// awaited; `None` unless codes go to the log (a fixed code is not news).
+    pub fn recent_codes(&self) -> Option<Vec<IssuedCode>> {
+        if self.config.verification != Verification::Log {
+            return None;
+        }
+        let pending = self.pending.lock();
+        let recent = self.recent.lock();
+        Some(
+            recent
+                .iter()
+                .rev()
+                .map(|c| IssuedCode {
+                    pending: pending.get(&c.phone).is_some_and(|p| p.code == c.code),
+                    ..c.clone()
+                })
+                .collect(),
+        )
     }
 
     /// Starts (or restarts) a registration for `phone`.
@@ -86,6 +123,16 @@ impl NynjaContext {
             Verification::Log => {
                 let c = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
                 info!(phone, code = %c, "nynja verification code");
+                let mut recent = self.recent.lock();
+                if recent.len() >= RECENT_CODES {
+                    recent.pop_front();
+                }
+                recent.push_back(IssuedCode {
+                    phone: phone.to_string(),
+                    code: c.clone(),
+                    issued_at_ms: now_ms(),
+                    pending: true,
+                });
                 c
             }
         };

@@ -120,7 +120,7 @@ impl ChannelActor {
                 .store
                 .add_file_ref(a.id, self.channel.id, message.id)?;
         }
-        self.world.metrics.message_created();
+        self.world.metrics.message_created(self.channel.id);
         let author = (*caller.user).clone();
         Ok((FullMessage { message, author }, true))
     }
