@@ -11,7 +11,10 @@ use actix_codec::Framed;
 use actix_http::ws;
 use actix_rt::net::TcpStream;
 use futures_util::{SinkExt, StreamExt};
-use switchboard_actors::admission::TooManyConnections;
+use std::net::SocketAddr;
+
+use switchboard_actors::admission::{ConnectionSlot, TooManyConnections};
+use switchboard_actors::World;
 use switchboard_protocols::jam::codes::{self, close, JamError};
 use switchboard_protocols::jam::frame as jam_frame;
 use switchboard_protocols::jam::op;
@@ -79,6 +82,27 @@ pub async fn refuse_ws(mut framed: Framed<TcpStream, ws::Codec>, dialect: WsDial
         }
     })
     .await;
+}
+
+/// A raw TCP connection (V0, MQTT) at the door: its peer and connection
+/// place, or the stream back when the address is over
+/// `limits.connections_per_ip` (counted), for the dialect to refuse.
+pub fn admit_tcp(
+    world: &World,
+    stream: TcpStream,
+) -> Result<(TcpStream, SocketAddr, ConnectionSlot), TcpStream> {
+    // Frames are written whole; Nagle would only hold them back.
+    let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    match world.admission.connect(peer.ip()) {
+        Ok(slot) => Ok((stream, peer, slot)),
+        Err(_) => {
+            world.metrics.connection_refused();
+            Err(stream)
+        }
+    }
 }
 
 /// 1008 "policy violation": the generic code for a refused connection.

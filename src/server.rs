@@ -285,21 +285,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         builder = builder.listen("v0", listener, move || {
             let (w, v0) = (w.clone(), v0.clone());
             fn_service(move |stream: actix_rt::net::TcpStream| {
-                // Frames are written whole; Nagle would only hold them back.
-                let _ = stream.set_nodelay(true);
-                let peer = stream
-                    .peer_addr()
-                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                let admitted = w.admission.connect(peer.ip());
-                let refused = match admitted {
-                    Ok(slot) => {
+                let refused = match door::admit_tcp(&w, stream) {
+                    Ok((stream, peer, slot)) => {
                         V0Session::start(w.clone(), v0.clone(), stream, peer, slot);
                         None
                     }
-                    Err(_) => {
-                        w.metrics.connection_refused();
-                        Some(stream)
-                    }
+                    Err(stream) => Some(stream),
                 };
                 async move {
                     if let Some(stream) = refused {
@@ -316,21 +307,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         builder = builder.listen("mqtt", listener, move || {
             let (w, ny) = (w.clone(), ny.clone());
             fn_service(move |stream: actix_rt::net::TcpStream| {
-                // Frames are written whole; Nagle would only hold them back.
-                let _ = stream.set_nodelay(true);
-                let peer = stream
-                    .peer_addr()
-                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                let admitted = w.admission.connect(peer.ip());
-                let refused = match admitted {
-                    Ok(slot) => {
+                let refused = match door::admit_tcp(&w, stream) {
+                    Ok((stream, peer, slot)) => {
                         MqttSession::start(w.clone(), ny.clone(), stream, peer, slot);
                         None
                     }
-                    Err(_) => {
-                        w.metrics.connection_refused();
-                        Some(stream)
-                    }
+                    Err(stream) => Some(stream),
                 };
                 async move {
                     if let Some(stream) = refused {
