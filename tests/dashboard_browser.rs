@@ -185,17 +185,34 @@ impl Page {
         r["result"]["value"].clone()
     }
 
+    /// Like `eval`, but a script that throws (the page may still be
+    /// `about:blank` or half loaded) answers the exception instead of failing.
+    async fn try_eval(&mut self, expr: &str) -> Result<Value, Value> {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await;
+        if r["exceptionDetails"].is_null() {
+            Ok(r["result"]["value"].clone())
+        } else {
+            Err(r["exceptionDetails"].clone())
+        }
+    }
+
     /// Evaluates `expr` until it is `true`; answers `report` evaluated then.
+    /// While waiting, a script that throws counts as "not yet".
     async fn wait_until(&mut self, expr: &str, report: &str) -> Value {
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            if self.eval(expr).await == json!(true) {
+            if self.try_eval(expr).await == Ok(json!(true)) {
                 return self.eval(report).await;
             }
-            let now = self.eval(report).await;
+            let now = self.try_eval(report).await;
             assert!(
                 Instant::now() < deadline,
-                "the page never got to `{expr}`; it shows: {now}"
+                "the page never got to `{expr}`; it shows: {now:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -217,12 +234,13 @@ const SNAPSHOT: &str = "(() => { const t = (id) => { const e = document.getEleme
     const tb = (id) => { const e = document.querySelector('#' + id + ' tbody'); \
     return e ? e.textContent.trim() : null; }; \
     const jam = document.querySelector('#conn-jam td:last-child'); \
-    return { state: document.body.dataset.state, polls: Number(document.body.dataset.polls || 0), \
-      dashboard_hidden: document.getElementById('dashboard').hidden, \
+    const body = document.body || { dataset: {} }; \
+    return { state: body.dataset.state, polls: Number(body.dataset.polls || 0), \
+      dashboard_hidden: document.getElementById('dashboard')?.hidden, \
       login_error: t('login-error'), stored_token: sessionStorage.getItem('switchboard.adminToken'), \
       jam: jam ? jam.textContent : null, total: t('messages-total'), rate_max: t('rate-max'), \
-      line: (document.getElementById('rate-line').getAttribute('d') || '').length, \
-      top: tb('top-channels'), errors: tb('errors'), nynja_hidden: document.getElementById('nynja').hidden }; })()";
+      line: (document.getElementById('rate-line')?.getAttribute('d') || '').length, \
+      top: tb('top-channels'), errors: tb('errors'), nynja_hidden: document.getElementById('nynja')?.hidden }; })()";
 
 /// The target directory this test binary was built into (`target/debug/deps`
 /// holds it), so the screenshot lands beside the build, wherever that is.
