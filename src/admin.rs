@@ -399,8 +399,9 @@ async fn backup(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResp
             .body(bytes),
         Ok(Err(e)) => {
             tracing::error!(error = %format!("{e:#}"), "backup failed");
-            HttpResponse::InternalServerError()
-                .json(json!({"error": {"code": "INTERNAL", "message": format!("backup failed: {e:#}")}}))
+            HttpResponse::InternalServerError().json(
+                json!({"error": {"code": "INTERNAL", "message": format!("backup failed: {e:#}")}}),
+            )
         }
         Err(_) => HttpResponse::InternalServerError()
             .json(json!({"error": {"code": "INTERNAL", "message": "backup failed"}})),

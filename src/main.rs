@@ -174,9 +174,7 @@ fn main() -> ExitCode {
         Command::Backup { file, token } => {
             print_line(cli::backup::backup(&config, &file, token.as_deref()))
         }
-        Command::Restore { file, force } => {
-            print_line(cli::backup::restore(&config, &file, force))
-        }
+        Command::Restore { file, force } => print_line(cli::backup::restore(&config, &file, force)),
         Command::CheckConfig => ExitCode::SUCCESS,
         Command::Serve => {
             if let Err(e) = server::init_logging(&config) {

@@ -98,7 +98,10 @@ async fn a_backup_taken_while_clients_send_restores_the_same_history() {
         let m = alice
             .send_message(&general, &format!("before {i}"), &format!("b{i}"))
             .await;
-        acked.push((m["id"].as_str().expect("id").to_string(), format!("before {i}")));
+        acked.push((
+            m["id"].as_str().expect("id").to_string(),
+            format!("before {i}"),
+        ));
     }
 
     // One client keeps sending (a bounded number) while the backup runs.
@@ -135,7 +138,10 @@ async fn a_backup_taken_while_clients_send_restores_the_same_history() {
     assert_eq!(full.len(), 20 + during, "the source kept every message");
 
     let mut target = TestServer::prepared("localhost", "");
-    let said = ok(&cli(&target.config_path(), &["restore", file.to_str().expect("utf-8")]));
+    let said = ok(&cli(
+        &target.config_path(),
+        &["restore", file.to_str().expect("utf-8")],
+    ));
     assert!(said.contains("restored"), "{said}");
     target.restart();
     let token = login(&target, "alice").await;
@@ -154,7 +160,8 @@ async fn an_offline_backup_restores_too_and_force_replaces() {
     let mut bob = Jam::register(&source, "bob").await;
     let general = bob.lobby().general;
     for i in 0..5 {
-        bob.send_message(&general, &format!("m{i}"), &format!("r{i}")).await;
+        bob.send_message(&general, &format!("m{i}"), &format!("r{i}"))
+            .await;
     }
     let token = login(&source, "bob").await;
     let want = history(&source, &token, &general).await;
@@ -170,13 +177,23 @@ async fn an_offline_backup_restores_too_and_force_replaces() {
     common::rest_register(&target, "someone-else").await;
     assert!(target.stop().success());
     let before = listing(&target.data_dir().join("db"));
-    refused(&cli(&target.config_path(), &["restore", file_arg]), "--force");
-    assert_eq!(listing(&target.data_dir().join("db")), before, "nothing changed");
+    refused(
+        &cli(&target.config_path(), &["restore", file_arg]),
+        "--force",
+    );
+    assert_eq!(
+        listing(&target.data_dir().join("db")),
+        before,
+        "nothing changed"
+    );
     target.restart();
     login(&target, "someone-else").await;
     assert!(target.stop().success());
 
-    ok(&cli(&target.config_path(), &["restore", file_arg, "--force"]));
+    ok(&cli(
+        &target.config_path(),
+        &["restore", file_arg, "--force"],
+    ));
     target.restart();
     let token = login(&target, "bob").await;
     assert_eq!(history(&target, &token, &general).await, want);
@@ -197,7 +214,10 @@ async fn bad_backups_are_refused_and_change_nothing() {
     common::rest_register(&source, "carol").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let good = dir.path().join("good.swb");
-    ok(&cli(&source.config_path(), &["backup", good.to_str().expect("utf-8")]));
+    ok(&cli(
+        &source.config_path(),
+        &["backup", good.to_str().expect("utf-8")],
+    ));
     // A wrong admin token: a clear refusal and no file.
     let wrong = dir.path().join("wrong-token.swb");
     let text = std::fs::read_to_string(source.config_path()).expect("config");
@@ -228,7 +248,10 @@ async fn bad_backups_are_refused_and_change_nothing() {
     refused(&cli(&config, &["restore", &path(&missing)]), "No such file");
     refused(&cli(&config, &["restore", &path(&corrupt)]), "checksum");
     refused(&cli(&config, &["restore", &path(&truncated)]), "corrupt");
-    refused(&cli(&config, &["restore", &path(&foreign)]), "not a Switchboard backup");
+    refused(
+        &cli(&config, &["restore", &path(&foreign)]),
+        "not a Switchboard backup",
+    );
     let other = TestServer::prepared("other.example", "");
     refused(
         &cli(&other.config_path(), &["restore", &path(&good)]),

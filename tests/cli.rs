@@ -71,7 +71,13 @@ fn help_describes_every_command() {
     };
     let top = help(&["--help"]);
     for cmd in [
-        "serve", "user", "v0", "federation", "backup", "restore", "check-config",
+        "serve",
+        "user",
+        "v0",
+        "federation",
+        "backup",
+        "restore",
+        "check-config",
     ] {
         assert!(top.contains(cmd), "--help must list {cmd}: {top}");
     }
@@ -102,27 +108,46 @@ fn help_describes_every_command() {
 async fn user_create_list_and_bad_input() {
     let mut server = TestServer::prepared("localhost", "");
     let config = server.config_path();
-    let out = run(&config, &["user", "create", "alice"], &format!("{PASSWORD}\n"), &[]);
+    let out = run(
+        &config,
+        &["user", "create", "alice"],
+        &format!("{PASSWORD}\n"),
+        &[],
+    );
     assert!(ok(&out).contains("created alice"), "{}", ok(&out));
     let out = run(&config, &["user", "create", "Alice"], "other\n", &[]);
     assert!(failed(&out).contains("taken"), "{}", failed(&out));
     let out = run(&config, &["user", "create", "bob"], "", &[]);
-    assert!(failed(&out).contains("no password on stdin"), "{}", failed(&out));
+    assert!(
+        failed(&out).contains("no password on stdin"),
+        "{}",
+        failed(&out)
+    );
     let out = run(&config, &["user", "create", "no spaces"], "pw\n", &[]);
     assert!(failed(&out).contains("cannot create"), "{}", failed(&out));
 
     let list = ok(&run(&config, &["user", "list"], "", &[]));
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 2, "a header and alice only: {list}");
-    assert!(lines[0].contains("NAME") && lines[0].contains("BANNED"), "{list}");
-    assert!(lines[1].contains("alice") && lines[1].trim_end().ends_with("no"), "{list}");
+    assert!(
+        lines[0].contains("NAME") && lines[0].contains("BANNED"),
+        "{list}"
+    );
+    assert!(
+        lines[1].contains("alice") && lines[1].trim_end().ends_with("no"),
+        "{list}"
+    );
 
     server.restart();
     let (status, body) = login(&server, "alice", PASSWORD).await;
     assert_eq!(status, 200, "the CLI's account logs in: {body}");
     // While the server runs, the store is locked: the CLI says what to do.
     let out = run(&config, &["user", "list"], "", &[]);
-    assert!(failed(&out).contains("stop the server first"), "{}", failed(&out));
+    assert!(
+        failed(&out).contains("stop the server first"),
+        "{}",
+        failed(&out)
+    );
 }
 
 #[tokio::test]
@@ -130,26 +155,43 @@ async fn ban_unban_and_reset_password() {
     let mut server = TestServer::start();
     let config = server.config_path();
     let (token, _) = common::rest_register(&server, "carol").await;
-    let (status, _) = server.rest("GET", "/api/users/@me", Some(&token), None).await;
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
     assert_eq!(status, 200);
     assert!(server.stop().success());
 
     assert!(ok(&run(&config, &["user", "ban", "carol"], "", &[])).contains("banned carol"));
     let out = run(&config, &["user", "ban", "nobody"], "", &[]);
-    assert!(failed(&out).contains("no account named \"nobody\""), "{}", failed(&out));
+    assert!(
+        failed(&out).contains("no account named \"nobody\""),
+        "{}",
+        failed(&out)
+    );
     let list = ok(&run(&config, &["user", "list"], "", &[]));
-    assert!(list.lines().any(|l| l.contains("carol") && l.trim_end().ends_with("yes")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.contains("carol") && l.trim_end().ends_with("yes")),
+        "{list}"
+    );
 
     server.restart();
     let (status, body) = login(&server, "carol", PASSWORD).await;
     assert_eq!(status, 403, "a banned account cannot log in: {body}");
-    let (status, _) = server.rest("GET", "/api/users/@me", Some(&token), None).await;
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
     assert_eq!(status, 401, "a banned account's tokens are revoked");
     assert!(server.stop().success());
 
     assert!(ok(&run(&config, &["user", "unban", "carol"], "", &[])).contains("unbanned carol"));
     let new_password = "a brand new password";
-    let out = run(&config, &["user", "reset-password", "carol"], &format!("{new_password}\n"), &[]);
+    let out = run(
+        &config,
+        &["user", "reset-password", "carol"],
+        &format!("{new_password}\n"),
+        &[],
+    );
     assert!(ok(&out).contains("password of carol reset"), "{}", ok(&out));
     let out = run(&config, &["user", "reset-password", "carol"], "", &[]);
     failed(&out);
@@ -163,9 +205,16 @@ async fn ban_unban_and_reset_password() {
     assert!(server.stop().success());
 
     // A reset logs the account out everywhere.
-    ok(&run(&config, &["user", "reset-password", "carol"], "third password\n", &[]));
+    ok(&run(
+        &config,
+        &["user", "reset-password", "carol"],
+        "third password\n",
+        &[],
+    ));
     server.restart();
-    let (status, _) = server.rest("GET", "/api/users/@me", Some(&token), None).await;
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
     assert_eq!(status, 401);
 }
 
@@ -175,26 +224,53 @@ fn check_config_reports_listeners_and_errors() {
     let config = server.config_path();
     let out = ok(&run(&config, &["check-config"], "", &[]));
     assert!(out.starts_with("config OK"), "{out}");
-    assert!(out.contains("listener http") && out.contains("127.0.0.1:0"), "{out}");
+    assert!(
+        out.contains("listener http") && out.contains("127.0.0.1:0"),
+        "{out}"
+    );
 
     // Environment overrides apply before validation.
-    let env = [("SWITCHBOARD_LISTENERS_CHATNET", ""), ("SWITCHBOARD_SERVER_DOMAIN", "example.org")];
+    let env = [
+        ("SWITCHBOARD_LISTENERS_CHATNET", ""),
+        ("SWITCHBOARD_SERVER_DOMAIN", "example.org"),
+    ];
     let out = ok(&run(&config, &["check-config"], "", &env));
-    assert!(out.lines().any(|l| l.contains("chatnet") && l.trim_end().ends_with("off")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("chatnet") && l.trim_end().ends_with("off")),
+        "{out}"
+    );
     assert!(out.contains("example.org"), "{out}");
 
-    let out = run(&config, &["check-config"], "", &[("SWITCHBOARD_LIMITS_COLOUR", "red")]);
+    let out = run(
+        &config,
+        &["check-config"],
+        "",
+        &[("SWITCHBOARD_LIMITS_COLOUR", "red")],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(failed(&out).contains("unknown environment variable SWITCHBOARD_LIMITS_COLOUR"));
-    let out = run(&config, &["check-config"], "", &[("SWITCHBOARD_LIMITS_MESSAGE_LENGTH", "0")]);
+    let out = run(
+        &config,
+        &["check-config"],
+        "",
+        &[("SWITCHBOARD_LIMITS_MESSAGE_LENGTH", "0")],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = failed(&out);
-    assert!(err.contains("SWITCHBOARD_LIMITS_MESSAGE_LENGTH") && err.contains("limits.message_length"), "{err}");
+    assert!(
+        err.contains("SWITCHBOARD_LIMITS_MESSAGE_LENGTH") && err.contains("limits.message_length"),
+        "{err}"
+    );
 
     server.append_config("[limits]\ncolour = 1\n");
     let out = run(&config, &["check-config"], "", &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(failed(&out).contains("unknown config key `limits.colour`"), "{}", failed(&out));
+    assert!(
+        failed(&out).contains("unknown config key `limits.colour`"),
+        "{}",
+        failed(&out)
+    );
 }
 
 #[tokio::test]

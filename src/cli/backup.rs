@@ -44,9 +44,10 @@ pub fn write_backup(
 /// A sibling of `path` for files written before they are moved into place
 /// (a rename is atomic only within one file system).
 fn sibling(path: &Path, tag: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "switchboard".into(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || "switchboard".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -112,8 +113,8 @@ fn locked(config: &Config) -> bool {
 }
 
 fn backup_offline(config: &Config, store: &Store, tmp: &Path) -> anyhow::Result<u64> {
-    let out = std::fs::File::create(tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let out =
+        std::fs::File::create(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(out);
     let bar = super::progress_bar(0, "{bar:40} {pos}/{len} trees, {msg} entries");
     let summary = write_backup(
@@ -137,16 +138,21 @@ fn backup_offline(config: &Config, store: &Store, tmp: &Path) -> anyhow::Result<
 /// (0.0.0.0) is reached over loopback.
 fn admin_target(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
         _ => addr,
     }
 }
 
 fn backup_online(config: &Config, tmp: &Path, token: Option<&str>) -> anyhow::Result<u64> {
-    let addr = config.listeners.admin.context(
-        "the server is running and has no admin listener: stop it to back up offline",
-    )?;
+    let addr = config
+        .listeners
+        .admin
+        .context("the server is running and has no admin listener: stop it to back up offline")?;
     let token = token
         .filter(|t| !t.is_empty())
         .or(Some(config.admin.token.as_str()).filter(|t| !t.is_empty()))
@@ -168,7 +174,9 @@ fn backup_online(config: &Config, tmp: &Path, token: Option<&str>) -> anyhow::Re
             .bearer_auth(token)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("cannot reach the running server's admin endpoint at {url}: {e}"))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot reach the running server's admin endpoint at {url}: {e}")
+            })?;
         if !res.status().is_success() {
             let body = res.body().await.unwrap_or_default();
             anyhow::bail!(
@@ -202,8 +210,8 @@ fn backup_online(config: &Config, tmp: &Path, token: Option<&str>) -> anyhow::Re
 
 /// `switchboard restore <file> [--force]`.
 pub fn restore(config: &Config, file: &Path, force: bool) -> anyhow::Result<String> {
-    let header = format::verify(file)
-        .with_context(|| format!("cannot restore {}", file.display()))?;
+    let header =
+        format::verify(file).with_context(|| format!("cannot restore {}", file.display()))?;
     if header.domain != config.server.domain {
         anyhow::bail!(
             "cannot restore {}: it is a backup of server {:?}, the config says server.domain = {:?}",
@@ -216,9 +224,7 @@ pub fn restore(config: &Config, file: &Path, force: bool) -> anyhow::Result<Stri
     let occupied = match std::fs::read_dir(&data_dir) {
         Ok(mut entries) => entries.next().is_some(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read {}", data_dir.display()))
-        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", data_dir.display())),
     };
     if occupied {
         if !force {
@@ -261,7 +267,8 @@ pub fn restore(config: &Config, file: &Path, force: bool) -> anyhow::Result<Stri
     if let Err(e) = std::fs::rename(&fresh, &data_dir) {
         let _ = std::fs::rename(&old, &data_dir);
         let _ = std::fs::remove_dir_all(&fresh);
-        return Err(e).with_context(|| format!("cannot move the restore into {}", data_dir.display()));
+        return Err(e)
+            .with_context(|| format!("cannot move the restore into {}", data_dir.display()));
     }
     let _ = std::fs::remove_dir_all(&old);
     Ok(format!(

@@ -39,7 +39,8 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
                 data_dir.display()
             )
         } else {
-            anyhow::Error::new(e).context(format!("cannot open the store in {}", data_dir.display()))
+            anyhow::Error::new(e)
+                .context(format!("cannot open the store in {}", data_dir.display()))
         }
     })
 }

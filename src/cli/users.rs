@@ -84,9 +84,15 @@ pub fn list(config: &Config) -> anyhow::Result<String> {
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for u in &page {
-            let created = chrono::DateTime::from_timestamp_millis(u.created_at)
-                .map_or_else(|| u.created_at.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
-            let banned = if store.is_account_banned(u.id)? { "yes" } else { "no" };
+            let created = chrono::DateTime::from_timestamp_millis(u.created_at).map_or_else(
+                || u.created_at.to_string(),
+                |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            );
+            let banned = if store.is_account_banned(u.id)? {
+                "yes"
+            } else {
+                "no"
+            };
             out.push_str(&format!(
                 "\n{:<20} {:<32} {:<20} {}",
                 u.id.0, u.username, created, banned

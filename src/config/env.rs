@@ -69,7 +69,11 @@ fn resolve(var: &str, raw: &str) -> Result<(String, String, toml::Value), Config
         }
         let dotted = format!("{table}.{key}");
         let mut first_error = None;
-        for value in typed.iter().cloned().chain([toml::Value::String(raw.into())]) {
+        for value in typed
+            .iter()
+            .cloned()
+            .chain([toml::Value::String(raw.into())])
+        {
             match check(&table, &key, value.clone()) {
                 Ok(()) => return Ok((table, key, value)),
                 Err(ConfigError::UnknownKey { key: k, .. }) if k == table || k == dotted => break,

@@ -210,7 +210,10 @@ fn env_overrides_win_over_the_file() {
     )
     .unwrap();
     assert_eq!(c.limits.message_length, 100);
-    assert_eq!(c.listeners.http, Some(SocketAddr::from(([127, 0, 0, 1], 0))));
+    assert_eq!(
+        c.listeners.http,
+        Some(SocketAddr::from(([127, 0, 0, 1], 0)))
+    );
     assert_eq!(c.server.name, "123");
     assert_eq!(c.default_guild.name, "Lobby");
     assert_eq!(c.storage.durability, Durability::Batched);
@@ -224,11 +227,19 @@ fn bad_env_overrides_name_the_variable() {
     assert!(matches!(e, ConfigError::UnknownEnv { .. }), "{e}");
     assert!(e.to_string().contains("SWITCHBOARD_LIMITS_COLOUR"), "{e}");
     let e = load_env("", &[("SWITCHBOARD_NOPE", "1")]).unwrap_err();
-    assert!(e.to_string().contains("unknown environment variable SWITCHBOARD_NOPE"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("unknown environment variable SWITCHBOARD_NOPE"),
+        "{e}"
+    );
 
     let e = load_env("", &[("SWITCHBOARD_SERVER_WORKERS", "many")]).unwrap_err();
     assert_eq!(e.key(), Some("server.workers"), "{e}");
-    assert!(e.to_string().starts_with("environment variable SWITCHBOARD_SERVER_WORKERS: "), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("environment variable SWITCHBOARD_SERVER_WORKERS: "),
+        "{e}"
+    );
 
     let e = load_env("", &[("SWITCHBOARD_LIMITS_MESSAGE_LENGTH", "0")]).unwrap_err();
     assert_eq!(

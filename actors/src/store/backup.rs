@@ -51,7 +51,9 @@ pub enum BackupError {
     Sled(#[from] sled::Error),
     #[error("not a Switchboard backup (the file does not start with {:?})", std::str::from_utf8(MAGIC).unwrap_or_default())]
     NotABackup,
-    #[error("backup format version {0} is not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "backup format version {0} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
     UnsupportedVersion(u16),
     #[error("the backup is truncated")]
     Truncated,
@@ -350,12 +352,13 @@ pub fn restore(
     let mut batch = sled::Batch::default();
     let mut pending = 0usize;
     let (mut trees, mut entries) = (0u64, 0u64);
-    let flush_batch = |tree: &Option<sled::Tree>, batch: &mut sled::Batch| -> Result<(), BackupError> {
-        if let Some(t) = tree {
-            t.apply_batch(std::mem::take(batch))?;
-        }
-        Ok(())
-    };
+    let flush_batch =
+        |tree: &Option<sled::Tree>, batch: &mut sled::Batch| -> Result<(), BackupError> {
+            if let Some(t) = tree {
+                t.apply_batch(std::mem::take(batch))?;
+            }
+            Ok(())
+        };
     loop {
         match get_u8(&mut z)? {
             TAG_TREE => {

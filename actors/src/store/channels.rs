@@ -42,10 +42,7 @@ impl Store {
 
     /// In id order; callers sort by category and `position`.
     pub fn channels_of(&self, guild: Id) -> Result<Vec<Channel>, StoreError> {
-        let ids = suffix_ids(
-            self.t().guild_channels.scan_prefix(guild.to_be_bytes()),
-            8,
-        )?;
+        let ids = suffix_ids(self.t().guild_channels.scan_prefix(guild.to_be_bytes()), 8)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(c) = self.channel(id)? {

@@ -70,12 +70,10 @@ impl Store {
 
     /// Whether a body `id` from `origin` arrived in the last 24 h.
     pub fn fed_seen(&self, origin: &str, id: &str) -> Result<bool, StoreError> {
-        Ok(
-            match self.t().fed_seen.get(keyed(origin, id.as_bytes()))? {
-                Some(v) => id_at(&v, 0).is_ok_and(|at| now_ms() - at.0 as i64 <= SEEN_FOR_MS),
-                None => false,
-            },
-        )
+        Ok(match self.t().fed_seen.get(keyed(origin, id.as_bytes()))? {
+            Some(v) => id_at(&v, 0).is_ok_and(|at| now_ms() - at.0 as i64 <= SEEN_FOR_MS),
+            None => false,
+        })
     }
 
     pub fn fed_mark_seen(&self, origin: &str, id: &str) -> Result<(), StoreError> {

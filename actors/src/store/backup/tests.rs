@@ -8,7 +8,8 @@ use super::super::Durability;
 use super::*;
 
 fn fill(s: &Store) {
-    s.create_user(&user(1, "alice"), Some("$argon2id$x")).unwrap();
+    s.create_user(&user(1, "alice"), Some("$argon2id$x"))
+        .unwrap();
     s.put_guild(&guild(10, 1)).unwrap();
     s.put_channel(&channel(20, Some(10))).unwrap();
     for i in 0..50 {
@@ -19,7 +20,8 @@ fn fill(s: &Store) {
 fn take(s: &Store, path: &Path) -> BackupSummary {
     let files = vec![("seal.key".to_string(), b"key bytes".to_vec())];
     let out = File::create(path).unwrap();
-    s.backup(out, "example.org", 42, &files, &mut |_| {}).unwrap()
+    s.backup(out, "example.org", 42, &files, &mut |_| {})
+        .unwrap()
 }
 
 #[test]
@@ -44,7 +46,10 @@ fn round_trip_restores_every_tree_and_file() {
     let r = reopen(&data.join("db"), Durability::Batched);
     assert_eq!(r.message_count(), 50);
     assert_eq!(r.user_by_name("alice").unwrap(), Some(user(1, "alice")));
-    assert_eq!(r.password_hash(Id(1)).unwrap().as_deref(), Some("$argon2id$x"));
+    assert_eq!(
+        r.password_hash(Id(1)).unwrap().as_deref(),
+        Some("$argon2id$x")
+    );
     assert_eq!(r.meta_get("schema_version").unwrap(), Some(vec![1]));
 }
 
@@ -60,24 +65,34 @@ fn bad_files_are_refused_before_anything_is_written() {
         ("foreign", b"PK\x03\x04 a zip file".to_vec(), |e| {
             matches!(e, BackupError::NotABackup)
         }),
-        ("empty", Vec::new(), |e| matches!(e, BackupError::NotABackup)),
+        ("empty", Vec::new(), |e| {
+            matches!(e, BackupError::NotABackup)
+        }),
         ("truncated", good[..good.len() / 2].to_vec(), |e| {
             matches!(e, BackupError::Checksum | BackupError::Truncated)
         }),
         ("header only", good[..20].to_vec(), |e| {
             matches!(e, BackupError::Truncated)
         }),
-        ("flipped byte", {
-            let mut b = good.clone();
-            let mid = b.len() / 2;
-            b[mid] ^= 0x40;
-            b
-        }, |e| matches!(e, BackupError::Checksum)),
-        ("version 9", {
-            let mut b = good.clone();
-            b[8..10].copy_from_slice(&9u16.to_be_bytes());
-            b
-        }, |e| matches!(e, BackupError::UnsupportedVersion(9))),
+        (
+            "flipped byte",
+            {
+                let mut b = good.clone();
+                let mid = b.len() / 2;
+                b[mid] ^= 0x40;
+                b
+            },
+            |e| matches!(e, BackupError::Checksum),
+        ),
+        (
+            "version 9",
+            {
+                let mut b = good.clone();
+                b[8..10].copy_from_slice(&9u16.to_be_bytes());
+                b
+            },
+            |e| matches!(e, BackupError::UnsupportedVersion(9)),
+        ),
     ];
     for (what, bytes, expected) in cases {
         let bad = dir.path().join(format!("{what}.swb"));
@@ -108,7 +123,8 @@ fn snapshot_is_consistent_under_concurrent_writes() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) && n < 100_000 {
                 n += 1;
-                s.create_user(&user(1000 + n, &format!("u{n}")), None).unwrap();
+                s.create_user(&user(1000 + n, &format!("u{n}")), None)
+                    .unwrap();
                 s.put_message(&message(20, 1000 + n, 1)).unwrap();
             }
             n
