@@ -68,6 +68,10 @@ enum Command {
         /// `[admin] token` is empty.
         #[arg(long)]
         token: Option<String>,
+        /// Address of the running server's admin listener, when it is not
+        /// the config's `listeners.admin` (e.g. that binds port 0).
+        #[arg(long)]
+        admin: Option<std::net::SocketAddr>,
     },
     /// Restore a backup into the configured data directory, which must be
     /// empty or missing. The file is verified before anything is written.
@@ -171,8 +175,8 @@ fn main() -> ExitCode {
             UserCommand::Unban { name } => cli::users::set_banned(&config, &name, false),
             UserCommand::ResetPassword { name } => cli::users::reset_password(&config, &name),
         }),
-        Command::Backup { file, token } => {
-            print_line(cli::backup::backup(&config, &file, token.as_deref()))
+        Command::Backup { file, token, admin } => {
+            print_line(cli::backup::backup(&config, &file, token.as_deref(), admin))
         }
         Command::Restore { file, force } => print_line(cli::backup::restore(&config, &file, force)),
         Command::CheckConfig => ExitCode::SUCCESS,

@@ -121,9 +121,12 @@ async fn a_backup_taken_while_clients_send_restores_the_same_history() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("live.swb");
-    let (config, f) = (source.config_path(), file.clone());
+    let (config, f, admin) = (source.config_path(), file.clone(), source.admin.to_string());
     let out = tokio::task::spawn_blocking(move || {
-        cli(&config, &["backup", f.to_str().expect("utf-8 path")])
+        cli(
+            &config,
+            &["backup", f.to_str().expect("utf-8 path"), "--admin", &admin],
+        )
     })
     .await
     .expect("backup task");
@@ -216,7 +219,12 @@ async fn bad_backups_are_refused_and_change_nothing() {
     let good = dir.path().join("good.swb");
     ok(&cli(
         &source.config_path(),
-        &["backup", good.to_str().expect("utf-8")],
+        &[
+            "backup",
+            good.to_str().expect("utf-8"),
+            "--admin",
+            &source.admin.to_string(),
+        ],
     ));
     // A wrong admin token: a clear refusal and no file.
     let wrong = dir.path().join("wrong-token.swb");
@@ -224,7 +232,15 @@ async fn bad_backups_are_refused_and_change_nothing() {
     let other_config = dir.path().join("other.toml");
     std::fs::write(&other_config, text.replace(ADMIN_TOKEN, "not-the-token")).expect("write");
     refused(
-        &cli(&other_config, &["backup", wrong.to_str().expect("utf-8")]),
+        &cli(
+            &other_config,
+            &[
+                "backup",
+                wrong.to_str().expect("utf-8"),
+                "--admin",
+                &source.admin.to_string(),
+            ],
+        ),
         "refused the backup",
     );
     assert!(!wrong.exists());

@@ -62,7 +62,12 @@ fn describe(h: &BackupHeader) -> String {
 }
 
 /// `switchboard backup <file>`.
-pub fn backup(config: &Config, file: &Path, token: Option<&str>) -> anyhow::Result<String> {
+pub fn backup(
+    config: &Config,
+    file: &Path,
+    token: Option<&str>,
+    admin: Option<SocketAddr>,
+) -> anyhow::Result<String> {
     let db = super::db_path(config);
     if !db.exists() {
         anyhow::bail!(
@@ -74,7 +79,7 @@ pub fn backup(config: &Config, file: &Path, token: Option<&str>) -> anyhow::Resu
     let result = match super::open_store(config) {
         Ok(store) => backup_offline(config, &store, &tmp),
         // The running server holds the store: it takes the snapshot.
-        Err(_) if locked(config) => backup_online(config, &tmp, token),
+        Err(_) if locked(config) => backup_online(config, &tmp, token, admin),
         Err(e) => Err(e),
     };
     let bytes = match result {
@@ -148,10 +153,14 @@ fn admin_target(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn backup_online(config: &Config, tmp: &Path, token: Option<&str>) -> anyhow::Result<u64> {
-    let addr = config
-        .listeners
-        .admin
+fn backup_online(
+    config: &Config,
+    tmp: &Path,
+    token: Option<&str>,
+    admin: Option<SocketAddr>,
+) -> anyhow::Result<u64> {
+    let addr = admin
+        .or(config.listeners.admin)
         .context("the server is running and has no admin listener: stop it to back up offline")?;
     let token = token
         .filter(|t| !t.is_empty())
