@@ -53,6 +53,8 @@ fn round_trip_restores_every_tree_and_file() {
     assert_eq!(r.meta_get("schema_version").unwrap(), Some(vec![1]));
 }
 
+type Expected = fn(&BackupError) -> bool;
+
 #[test]
 fn bad_files_are_refused_before_anything_is_written() {
     let (dir, s) = open_tmp();
@@ -61,7 +63,7 @@ fn bad_files_are_refused_before_anything_is_written() {
     take(&s, &path);
     let good = std::fs::read(&path).unwrap();
     let target = dir.path().join("target");
-    let cases: Vec<(&str, Vec<u8>, fn(&BackupError) -> bool)> = vec![
+    let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
         ("foreign", b"PK\x03\x04 a zip file".to_vec(), |e| {
             matches!(e, BackupError::NotABackup)
         }),
