@@ -93,8 +93,8 @@ async fn one_past_connections_per_ip_is_refused_in_every_dialect() {
 
     // MQTT over WebSocket: CONNACK 3 "server unavailable", then 1008.
     let url = format!("ws://{}/mqtt", server.http);
-    let (reply, code) = refused_ws(&url, Some(Message::Binary(CONNECT.to_vec().into()))).await;
-    assert_eq!(reply, Message::Binary(vec![0x20, 2, 0, 3].into()));
+    let (reply, code) = refused_ws(&url, Some(Message::Binary(CONNECT.to_vec()))).await;
+    assert_eq!(reply, Message::Binary(vec![0x20, 2, 0, 3]));
     assert_eq!(code, Some(1008));
 
     // MQTT over TCP: CONNACK 3.
