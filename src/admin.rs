@@ -5,6 +5,8 @@
 //! - `GET /admin/ready`: the store is open and the listeners are bound.
 //! - `GET /admin/stats`: JSON figures.
 //! - `GET /metrics`: the same in Prometheus text format.
+//! - `POST /admin/backup`: a backup file of the whole store (what
+//!   `switchboard backup` fetches while the server runs).
 //! - `GET /admin/`: the dashboard page (static; its script asks for the
 //!   token and calls the routes above and `GET /admin/activity`).
 
@@ -12,6 +14,7 @@ mod dashboard;
 pub mod recent;
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -35,15 +38,22 @@ pub struct AdminState {
     nynja: Arc<NynjaContext>,
     token_hash: [u8; 32],
     ready: AtomicBool,
+    data_dir: PathBuf,
 }
 
 impl AdminState {
-    pub fn new(world: Arc<World>, nynja: Arc<NynjaContext>, token_hash: [u8; 32]) -> Self {
+    pub fn new(
+        world: Arc<World>,
+        nynja: Arc<NynjaContext>,
+        token_hash: [u8; 32],
+        data_dir: PathBuf,
+    ) -> Self {
         AdminState {
             world,
             nynja,
             token_hash,
             ready: AtomicBool::new(false),
+            data_dir,
         }
     }
 
@@ -408,8 +418,42 @@ async fn metrics(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRes
         .body(out)
 }
 
+/// The snapshot is built in memory (compressed) on the blocking pool and
+/// then sent: store writes wait only while the trees are read, never on a
+/// slow download.
+async fn backup(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResponse {
+    guarded!(req, state);
+    let st = state.get_ref().clone();
+    let built = web::block(move || {
+        let mut buf = Vec::new();
+        crate::cli::backup::write_backup(
+            &st.world.store,
+            &st.world.config.domain,
+            &st.data_dir,
+            &mut buf,
+            &mut |_| {},
+        )
+        .map(|_| buf)
+    })
+    .await;
+    match built {
+        Ok(Ok(bytes)) => HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(bytes),
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "backup failed");
+            HttpResponse::InternalServerError().json(
+                json!({"error": {"code": "INTERNAL", "message": format!("backup failed: {e:#}")}}),
+            )
+        }
+        Err(_) => HttpResponse::InternalServerError()
+            .json(json!({"error": {"code": "INTERNAL", "message": "backup failed"}})),
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/health", web::get().to(health))
+    cfg.route("/admin/backup", web::post().to(backup))
+        .route("/admin/health", web::get().to(health))
         .route("/admin/ready", web::get().to(ready))
         .route("/admin/stats", web::get().to(stats))
         .route("/metrics", web::get().to(metrics));

@@ -2,15 +2,19 @@
 //!
 //! ```text
 //! switchboard [serve] [--config PATH]
-//! switchboard v0 issue-key <username> [--config PATH]
-//! switchboard federation key [--config PATH]
+//! switchboard user create|list|ban|unban|reset-password ...
+//! switchboard v0 issue-key <username>
+//! switchboard federation key
+//! switchboard backup <file> [--token TOKEN]
+//! switchboard restore <file> [--force]
+//! switchboard check-config
 //! ```
 
 mod admin;
+mod cli;
 mod config;
 mod door;
 mod federation_http;
-mod offline;
 mod originchats_http;
 mod rest;
 mod server;
@@ -25,11 +29,15 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "switchboard",
     version,
-    about = "One chat server, five wire dialects"
+    about = "One chat server, five wire dialects",
+    long_about = "One chat server, five wire dialects (JAM, OriginChats, chat-network, V0, \
+                  SYNRC/NYNJA CHAT) sharing one world.\n\nEvery config key can be overridden \
+                  with an environment variable SWITCHBOARD_<TABLE>_<KEY>, e.g. \
+                  SWITCHBOARD_LIMITS_MESSAGE_LENGTH=100."
 )]
 struct Cli {
     /// The configuration file; relative paths inside it resolve from the
-    /// working directory.
+    /// working directory. SWITCHBOARD_<TABLE>_<KEY> variables override it.
     #[arg(long, global = true, default_value = "config.toml")]
     config: PathBuf,
     #[command(subcommand)]
@@ -40,12 +48,76 @@ struct Cli {
 enum Command {
     /// Serve every configured listener (the default).
     Serve,
+    /// Account administration: create, list, ban, unban, reset-password.
+    /// Run it with the server stopped.
+    #[command(subcommand)]
+    User(UserCommand),
     /// V0 dialect tools.
     #[command(subcommand)]
     V0(V0Command),
     /// Federation tools.
     #[command(subcommand)]
     Federation(FederationCommand),
+    /// Write a consistent snapshot of the whole store to one file. Works
+    /// while the server runs (through its admin endpoint) and while it is
+    /// stopped (directly).
+    Backup {
+        /// The backup file to write (replaced if it exists).
+        file: PathBuf,
+        /// Admin token of the running server, when the config's
+        /// `[admin] token` is empty.
+        #[arg(long)]
+        token: Option<String>,
+        /// Address of the running server's admin listener, when it is not
+        /// the config's `listeners.admin` (e.g. that binds port 0).
+        #[arg(long)]
+        admin: Option<std::net::SocketAddr>,
+    },
+    /// Restore a backup into the configured data directory, which must be
+    /// empty or missing. The file is verified before anything is written.
+    /// Run it with the server stopped.
+    Restore {
+        /// The backup file to read.
+        file: PathBuf,
+        /// Replace a data directory that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Load and validate the configuration (with environment overrides)
+    /// and print the effective listeners; exit status 1 on an error.
+    CheckConfig,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (in the default guild). The password is read from
+    /// the first line of stdin.
+    Create {
+        /// The account's username.
+        name: String,
+        /// Display name (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List every account: id, name, creation time, banned.
+    List,
+    /// Ban an account server-wide: it cannot log in or use its tokens in
+    /// any dialect, and is logged out everywhere.
+    Ban {
+        /// The account's username.
+        name: String,
+    },
+    /// Lift a server-wide ban.
+    Unban {
+        /// The account's username.
+        name: String,
+    },
+    /// Set a new password, read from the first line of stdin, and log the
+    /// account out everywhere.
+    ResetPassword {
+        /// The account's username.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -68,6 +140,18 @@ enum V0Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::CheckConfig)) {
+        return match config::Config::load(&cli.config) {
+            Ok(c) => {
+                println!("{}", cli::check_config(&cli.config, &c));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("switchboard: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match config::Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -77,9 +161,25 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::V0(V0Command::IssueKey { username }) => {
-            print_line(offline::v0_issue_key(&config, &username))
+            print_line(cli::offline::v0_issue_key(&config, &username))
         }
-        Command::Federation(FederationCommand::Key) => print_line(offline::federation_key(&config)),
+        Command::Federation(FederationCommand::Key) => {
+            print_line(cli::offline::federation_key(&config))
+        }
+        Command::User(cmd) => print_line(match cmd {
+            UserCommand::Create { name, display_name } => {
+                cli::users::create(&config, &name, display_name.as_deref())
+            }
+            UserCommand::List => cli::users::list(&config),
+            UserCommand::Ban { name } => cli::users::set_banned(&config, &name, true),
+            UserCommand::Unban { name } => cli::users::set_banned(&config, &name, false),
+            UserCommand::ResetPassword { name } => cli::users::reset_password(&config, &name),
+        }),
+        Command::Backup { file, token, admin } => {
+            print_line(cli::backup::backup(&config, &file, token.as_deref(), admin))
+        }
+        Command::Restore { file, force } => print_line(cli::backup::restore(&config, &file, force)),
+        Command::CheckConfig => ExitCode::SUCCESS,
         Command::Serve => {
             if let Err(e) = server::init_logging(&config) {
                 eprintln!("switchboard: {e}");

@@ -62,7 +62,7 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn world_config(config: &Config) -> WorldConfig {
+pub(crate) fn world_config(config: &Config) -> WorldConfig {
     let g = &config.default_guild;
     WorldConfig {
         server_name: config.server.name.clone(),
@@ -226,6 +226,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         world.clone(),
         nynja.clone(),
         admin::token_hash(&store, &config.admin.token)?,
+        data_dir.clone(),
     ));
 
     let mut builder = actix_server::Server::build()

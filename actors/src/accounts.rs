@@ -71,7 +71,7 @@ pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn validate_password(password: &str) -> GatewayResult<()> {
+pub fn validate_password(password: &str) -> GatewayResult<()> {
     if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
         return Err(GatewayError::invalid(format!(
             "Password must be 1 to {MAX_PASSWORD_BYTES} bytes"
@@ -137,7 +137,8 @@ pub async fn check_password(
         Some(phc) => verify_password(phc, password.to_string()).await,
         None => false,
     };
-    if !ok {
+    // A banned account reads as a failed login: its owner already knows.
+    if !ok || world.store.is_account_banned(user.id).unwrap_or(true) {
         return Err(PasswordCheck::WrongPassword);
     }
     world.user(user.id).map_err(|_| PasswordCheck::NoSuchUser)
@@ -160,6 +161,11 @@ pub fn authenticate_token(world: &World, token: &str) -> GatewayResult<Arc<User>
         // Expired tokens go at their first use; nothing else reads them.
         world.store.delete_token(&hash)?;
         return Err(GatewayError::auth_failed("Token expired"));
+    }
+    // Bans revoke tokens too; this catches one issued in a race with the ban.
+    if world.store.is_account_banned(record.user_id)? {
+        world.store.delete_token(&hash)?;
+        return Err(GatewayError::auth_failed("This account is banned"));
     }
     world
         .user(record.user_id)
@@ -265,7 +271,8 @@ pub async fn create_linked(world: &Arc<World>, wanted: &str) -> GatewayResult<Ar
     Err(GatewayError::conflict("No free username"))
 }
 
-/// Password login; every failure reads the same.
+/// Password login; every failure reads the same, except that the right
+/// password on a banned account says so.
 pub async fn login(
     world: &Arc<World>,
     username: &str,
@@ -288,6 +295,9 @@ pub async fn login(
         (true, Some(u)) => u,
         _ => return Err(failed()),
     };
+    if world.store.is_account_banned(user.id)? {
+        return Err(GatewayError::forbidden("This account is banned"));
+    }
     let token = issue_token(world, &user)?;
     world.store.commit().await?;
     Ok((world.user(user.id)?, token))

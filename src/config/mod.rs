@@ -34,6 +34,7 @@ macro_rules! table {
     };
 }
 
+mod env;
 mod federation;
 pub use federation::FederationConfig;
 
@@ -419,6 +420,14 @@ pub enum ConfigError {
     },
     #[error("config key `{key}`: {message}")]
     Invalid { key: String, message: String },
+    /// A `SWITCHBOARD_*` variable whose value the key refuses.
+    #[error("environment variable {var}: {error}")]
+    Env {
+        var: String,
+        error: Box<ConfigError>,
+    },
+    #[error("unknown environment variable {var}: no config key matches (SWITCHBOARD_<TABLE>_<KEY> sets <table>.<key>)")]
+    UnknownEnv { var: String },
 }
 
 impl ConfigError {
@@ -427,8 +436,8 @@ impl ConfigError {
     pub fn key(&self) -> Option<&str> {
         match self {
             Self::UnknownKey { key, .. } | Self::Invalid { key, .. } => Some(key),
-            Self::InFile { error, .. } => error.key(),
-            Self::Read { .. } | Self::Parse(_) => None,
+            Self::InFile { error, .. } | Self::Env { error, .. } => error.key(),
+            Self::Read { .. } | Self::Parse(_) | Self::UnknownEnv { .. } => None,
         }
     }
 }
@@ -441,15 +450,43 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
-    /// Reads, parses and validates the file at `path`. Errors name the path.
+    /// Reads the file at `path`, applies the process's `SWITCHBOARD_*`
+    /// environment overrides, and validates. Errors name the path or the
+    /// variable.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// [`Config::load`] with the given environment instead of the process's.
+    pub fn load_with_env(
+        path: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
         })?;
-        Self::from_toml_str(&text).map_err(|error| ConfigError::InFile {
+        let in_file = |error| ConfigError::InFile {
             path: path.to_path_buf(),
             error: Box::new(error),
+        };
+        let (text, applied) = env::apply(&text, vars).map_err(|e| match e {
+            e @ (ConfigError::Env { .. } | ConfigError::UnknownEnv { .. }) => e,
+            other => in_file(other),
+        })?;
+        Self::from_toml_str(&text).map_err(|error| {
+            // A value refused after the merge is blamed on its variable when
+            // a variable set it.
+            let var = error
+                .key()
+                .and_then(|k| applied.iter().find(|(key, _)| key == k));
+            match var {
+                Some((_, var)) => ConfigError::Env {
+                    var: var.clone(),
+                    error: Box::new(error),
+                },
+                None => in_file(error),
+            }
         })
     }
 

@@ -184,3 +184,69 @@ fn admin_listens_on_loopback_only_by_default() {
         assert_eq!(admin, SocketAddr::from(([127, 0, 0, 1], 9090)));
     }
 }
+
+fn load_env(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, toml).unwrap();
+    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    Config::load_with_env(&path, vars.collect::<Vec<_>>())
+}
+
+#[test]
+fn env_overrides_win_over_the_file() {
+    let c = load_env(
+        "[limits]\nmessage_length = 50\n",
+        &[
+            ("SWITCHBOARD_LIMITS_MESSAGE_LENGTH", "100"),
+            ("SWITCHBOARD_LISTENERS_HTTP", "127.0.0.1:0"),
+            ("SWITCHBOARD_SERVER_NAME", "123"),
+            ("SWITCHBOARD_DEFAULT_GUILD_NAME", "Lobby"),
+            ("SWITCHBOARD_STORAGE_DURABILITY", "batched"),
+            ("SWITCHBOARD_ORIGINCHATS_ALLOW_REGISTRATION", "false"),
+            ("SWITCHBOARD_TEST_LOG", "debug"),
+            ("PATH", "/bin"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.limits.message_length, 100);
+    assert_eq!(
+        c.listeners.http,
+        Some(SocketAddr::from(([127, 0, 0, 1], 0)))
+    );
+    assert_eq!(c.server.name, "123");
+    assert_eq!(c.default_guild.name, "Lobby");
+    assert_eq!(c.storage.durability, Durability::Batched);
+    assert!(!c.originchats.allow_registration);
+    assert_eq!(c.server.workers, 2, "untouched keys keep their values");
+}
+
+#[test]
+fn bad_env_overrides_name_the_variable() {
+    let e = load_env("", &[("SWITCHBOARD_LIMITS_COLOUR", "1")]).unwrap_err();
+    assert!(matches!(e, ConfigError::UnknownEnv { .. }), "{e}");
+    assert!(e.to_string().contains("SWITCHBOARD_LIMITS_COLOUR"), "{e}");
+    let e = load_env("", &[("SWITCHBOARD_NOPE", "1")]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unknown environment variable SWITCHBOARD_NOPE"),
+        "{e}"
+    );
+
+    let e = load_env("", &[("SWITCHBOARD_SERVER_WORKERS", "many")]).unwrap_err();
+    assert_eq!(e.key(), Some("server.workers"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("environment variable SWITCHBOARD_SERVER_WORKERS: "),
+        "{e}"
+    );
+
+    let e = load_env("", &[("SWITCHBOARD_LIMITS_MESSAGE_LENGTH", "0")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "environment variable SWITCHBOARD_LIMITS_MESSAGE_LENGTH: \
+         config key `limits.message_length`: 0 is below the minimum 1"
+    );
+    let e = load_env("", &[("SWITCHBOARD_LISTENERS_HTTP", "nowhere")]).unwrap_err();
+    assert_eq!(e.key(), Some("listeners.http"), "{e}");
+}

@@ -120,9 +120,14 @@ impl TestServer {
         self.dir.path().join("server.log")
     }
 
-    /// Starts the binary on this server's config and data directory and
-    /// learns the ports from its `listening ...` lines.
     fn spawn(&mut self) {
+        self.spawn_env(&[]);
+    }
+
+    /// Starts the binary on this server's config and data directory and
+    /// learns the ports from its `listening ...` lines. `env` is added to
+    /// the process's environment (`SWITCHBOARD_*` overrides).
+    fn spawn_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "server already running");
         let log = File::options()
             .create(true)
@@ -134,6 +139,7 @@ impl TestServer {
             .arg("--config")
             .arg(self.dir.path().join("config.toml"))
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -224,6 +230,11 @@ impl TestServer {
     /// Starts the server again on the same data directory (ports change).
     pub fn restart(&mut self) {
         self.spawn();
+    }
+
+    /// [`TestServer::restart`] with environment variables added.
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.spawn_env(env);
     }
 
     /// The configuration file the server runs with.

@@ -12,7 +12,7 @@ impl Store {
     /// Insert or replace. Moving a channel to another guild (or out of one)
     /// moves its index entry in the same transaction.
     pub fn put_channel(&self, channel: &Channel) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let id = channel.id.to_be_bytes();
         let value = encode(channel)?;
         let trees = (&t.channels, &t.guild_channels);
@@ -37,15 +37,12 @@ impl Store {
     }
 
     pub fn channel(&self, id: Id) -> Result<Option<Channel>, StoreError> {
-        decode_opt(self.inner.t.channels.get(id.to_be_bytes())?)
+        decode_opt(self.t().channels.get(id.to_be_bytes())?)
     }
 
     /// In id order; callers sort by category and `position`.
     pub fn channels_of(&self, guild: Id) -> Result<Vec<Channel>, StoreError> {
-        let ids = suffix_ids(
-            self.inner.t.guild_channels.scan_prefix(guild.to_be_bytes()),
-            8,
-        )?;
+        let ids = suffix_ids(self.t().guild_channels.scan_prefix(guild.to_be_bytes()), 8)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(c) = self.channel(id)? {
@@ -66,7 +63,7 @@ impl Store {
     pub fn delete_channel(&self, id: Id) -> Result<(), StoreError> {
         self.purge_channel_messages(id)?;
         self.purge_channel_keys(id)?;
-        let t = &self.inner.t;
+        let t = &self.t();
         let key = id.to_be_bytes();
         let trees = (&t.channels, &t.guild_channels, &t.dm_pairs, &t.user_dms);
         let removed = tx(

@@ -12,19 +12,19 @@ pub const OUTBOX_LIMIT: usize = 10_000;
 impl Store {
     /// Makes `a` and `b` friends (both directions).
     pub fn put_friendship(&self, a: Id, b: Id) -> Result<(), StoreError> {
-        let t = &self.inner.t.friendships;
+        let t = &self.t().friendships;
         t.insert(key2(a, b), &[][..])?;
         t.insert(key2(b, a), &[][..])?;
         Ok(())
     }
 
     pub fn are_friends(&self, a: Id, b: Id) -> Result<bool, StoreError> {
-        Ok(self.inner.t.friendships.contains_key(key2(a, b))?)
+        Ok(self.t().friendships.contains_key(key2(a, b))?)
     }
 
     /// In id order.
     pub fn friends_of(&self, user: Id) -> Result<Vec<Id>, StoreError> {
-        suffix_ids(self.inner.t.friendships.scan_prefix(user.to_be_bytes()), 8)
+        suffix_ids(self.t().friendships.scan_prefix(user.to_be_bytes()), 8)
     }
 
     /// `from` invited `to`; the invite waits for an answer.
@@ -67,7 +67,7 @@ impl Store {
     /// Appends one encoded event to `user`'s mailbox under `seq` (an
     /// increasing id, so the mailbox reads back in order).
     pub fn outbox_push(&self, user: Id, seq: Id, event: &[u8]) -> Result<(), StoreError> {
-        let t = &self.inner.t.chatnet_outbox;
+        let t = &self.t().chatnet_outbox;
         t.insert(key2(user, seq), event)?;
         let mut held = t.scan_prefix(user.to_be_bytes()).keys();
         let over = t
@@ -86,14 +86,14 @@ impl Store {
     /// to [`Store::outbox_remove`] once delivered.
     pub fn outbox_of(&self, user: Id) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.inner.t.chatnet_outbox.scan_prefix(user.to_be_bytes()) {
+        for kv in self.t().chatnet_outbox.scan_prefix(user.to_be_bytes()) {
             out.push(kv?);
         }
         Ok(out)
     }
 
     pub fn outbox_remove(&self, key: &[u8]) -> Result<(), StoreError> {
-        self.inner.t.chatnet_outbox.remove(key)?;
+        self.t().chatnet_outbox.remove(key)?;
         Ok(())
     }
 }

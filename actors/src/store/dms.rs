@@ -43,7 +43,7 @@ impl Store {
     /// use [`Store::dm_channel`]). A pair left pointing at a deleted channel
     /// is simply replaced.
     pub fn put_dm_channel(&self, a: Id, b: Id, channel: Id) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let pair = pair_key(a, b);
         let value = channel.to_be_bytes();
         let trees = (&t.dm_pairs, &t.user_dms, &t.channels);
@@ -64,19 +64,19 @@ impl Store {
 
     /// For group channels, which have no pair entry.
     pub fn add_user_dm(&self, user: Id, channel: Id) -> Result<(), StoreError> {
-        self.inner.t.user_dms.insert(key2(user, channel), &[][..])?;
+        self.t().user_dms.insert(key2(user, channel), &[][..])?;
         Ok(())
     }
 
     /// When a user leaves a group channel.
     pub fn remove_user_dm(&self, user: Id, channel: Id) -> Result<(), StoreError> {
-        self.inner.t.user_dms.remove(key2(user, channel))?;
+        self.t().user_dms.remove(key2(user, channel))?;
         Ok(())
     }
 
     /// In channel-id (creation) order.
     pub fn dm_channels_of(&self, user: Id) -> Result<Vec<Id>, StoreError> {
-        suffix_ids(self.inner.t.user_dms.scan_prefix(user.to_be_bytes()), 8)
+        suffix_ids(self.t().user_dms.scan_prefix(user.to_be_bytes()), 8)
     }
 }
 

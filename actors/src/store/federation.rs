@@ -46,7 +46,7 @@ impl Store {
     /// The oldest queued body for `peer`, with its sequence number.
     pub fn fed_outbox_first(&self, peer: &str) -> Result<Option<(Id, Vec<u8>)>, StoreError> {
         let p = prefix(peer);
-        match self.inner.t.fed_outbox.scan_prefix(&p).next() {
+        match self.t().fed_outbox.scan_prefix(&p).next() {
             Some(kv) => {
                 let (k, v) = kv?;
                 Ok(Some((id_at(&k, p.len())?, v.to_vec())))
@@ -65,17 +65,15 @@ impl Store {
 
     /// How many bodies wait for `peer` (a scan: start-up only).
     pub fn fed_outbox_len(&self, peer: &str) -> usize {
-        self.inner.t.fed_outbox.scan_prefix(prefix(peer)).count()
+        self.t().fed_outbox.scan_prefix(prefix(peer)).count()
     }
 
     /// Whether a body `id` from `origin` arrived in the last 24 h.
     pub fn fed_seen(&self, origin: &str, id: &str) -> Result<bool, StoreError> {
-        Ok(
-            match self.inner.t.fed_seen.get(keyed(origin, id.as_bytes()))? {
-                Some(v) => id_at(&v, 0).is_ok_and(|at| now_ms() - at.0 as i64 <= SEEN_FOR_MS),
-                None => false,
-            },
-        )
+        Ok(match self.t().fed_seen.get(keyed(origin, id.as_bytes()))? {
+            Some(v) => id_at(&v, 0).is_ok_and(|at| now_ms() - at.0 as i64 <= SEEN_FOR_MS),
+            None => false,
+        })
     }
 
     pub fn fed_mark_seen(&self, origin: &str, id: &str) -> Result<(), StoreError> {
@@ -89,7 +87,7 @@ impl Store {
 
     /// Forgets received ids older than 24 h; returns how many went.
     pub fn fed_forget_seen(&self) -> Result<usize, StoreError> {
-        let t = &self.inner.t.fed_seen;
+        let t = &self.t().fed_seen;
         let now = now_ms();
         let mut gone = 0;
         for kv in t.iter() {
@@ -106,7 +104,7 @@ impl Store {
     /// Records that local message `local` mirrors message `remote` of
     /// `peer`, both ways.
     pub fn fed_put_mirror(&self, peer: &str, remote: Id, local: Id) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         t.fed_mirrors
             .insert(keyed(peer, &remote.to_be_bytes()), &local.to_be_bytes()[..])?;
         t.fed_mirror_of
@@ -129,7 +127,7 @@ impl Store {
 
     /// The peer and remote id a local message mirrors, if it is a mirror.
     pub fn fed_mirror_of(&self, local: Id) -> Result<Option<(String, Id)>, StoreError> {
-        let Some(v) = self.inner.t.fed_mirror_of.get(local.to_be_bytes())? else {
+        let Some(v) = self.t().fed_mirror_of.get(local.to_be_bytes())? else {
             return Ok(None);
         };
         let Some(zero) = v.iter().position(|b| *b == 0) else {
@@ -152,12 +150,12 @@ impl Store {
     pub fn fed_remove_bridge(&self, channel: Id, peer: &str) -> Result<bool, StoreError> {
         let mut key = channel.to_be_bytes().to_vec();
         key.extend_from_slice(peer.as_bytes());
-        Ok(self.inner.t.fed_bridges.remove(key)?.is_some())
+        Ok(self.t().fed_bridges.remove(key)?.is_some())
     }
 
     pub fn fed_bridges(&self) -> Result<Vec<StoredBridge>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.inner.t.fed_bridges.iter() {
+        for kv in self.t().fed_bridges.iter() {
             let (k, v) = kv?;
             out.push(StoredBridge {
                 channel: id_at(&k, 0)?,

@@ -176,7 +176,7 @@ impl Store {
     }
 
     pub fn chunk_exists(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
-        Ok(self.inner.t.chunk_refs.contains_key(hash)?)
+        Ok(self.t().chunk_refs.contains_key(hash)?)
     }
 
     pub fn chunk(&self, hash: &[u8; 32]) -> Result<Option<StoredChunk>, StoreError> {
@@ -198,7 +198,7 @@ impl Store {
         record: &FileRecord,
         new_chunks: &HashMap<[u8; 32], (StoredChunk, u32)>,
     ) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let value = encode(record)?;
         let hashes: Vec<[u8; 32]> = record.chunk_hashes().collect();
         let delta = tx((&t.files, &t.chunks, &t.chunk_refs).transaction(
@@ -259,13 +259,13 @@ impl Store {
     }
 
     pub fn file(&self, id: Id) -> Result<Option<FileRecord>, StoreError> {
-        decode_opt(self.inner.t.files.get(id.to_be_bytes())?)
+        decode_opt(self.t().files.get(id.to_be_bytes())?)
     }
 
     /// Removes a file and releases its chunks; a chunk no other file uses
     /// is removed. Returns the record, or `None` if there was no such file.
     pub fn delete_file(&self, id: Id) -> Result<Option<FileRecord>, StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let key = id.to_be_bytes();
         let out = tx(
             (&t.files, &t.chunks, &t.chunk_refs).transaction(|(files, chunks, refs)| {
@@ -324,7 +324,7 @@ impl Store {
     /// The channels whose messages carry `file`.
     pub fn file_channels(&self, file: Id) -> Result<Vec<Id>, StoreError> {
         let mut out: Vec<Id> = Vec::new();
-        for kv in self.inner.t.file_refs.scan_prefix(file.to_be_bytes()) {
+        for kv in self.t().file_refs.scan_prefix(file.to_be_bytes()) {
             let (k, _) = kv?;
             let channel = super::id_at(&k, 8)?;
             if out.last() != Some(&channel) {

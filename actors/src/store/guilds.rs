@@ -22,11 +22,11 @@ impl Store {
     }
 
     pub fn guild(&self, id: Id) -> Result<Option<Guild>, StoreError> {
-        decode_opt(self.inner.t.guilds.get(id.to_be_bytes())?)
+        decode_opt(self.t().guilds.get(id.to_be_bytes())?)
     }
 
     pub fn list_guilds(&self) -> Result<Vec<Guild>, StoreError> {
-        values(self.inner.t.guilds.iter())
+        values(self.t().guilds.iter())
     }
 
     /// Removes the guild and everything that only makes sense inside it.
@@ -34,7 +34,7 @@ impl Store {
     /// guild-id prefix, so if this is interrupted, running it again finishes
     /// the job instead of leaving unreachable rows behind.
     pub fn delete_guild(&self, id: Id) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let prefix = id.to_be_bytes();
 
         for channel in suffix_ids(t.guild_channels.scan_prefix(prefix), 8)? {
@@ -75,18 +75,18 @@ impl Store {
 
     pub fn put_category(&self, category: &Category) -> Result<(), StoreError> {
         let key = key2(category.guild_id, category.id);
-        self.inner.t.categories.insert(key, encode(category)?)?;
+        self.t().categories.insert(key, encode(category)?)?;
         Ok(())
     }
 
     pub fn delete_category(&self, guild: Id, id: Id) -> Result<(), StoreError> {
-        self.inner.t.categories.remove(key2(guild, id))?;
+        self.t().categories.remove(key2(guild, id))?;
         Ok(())
     }
 
     /// In id order; clients sort by `position` themselves.
     pub fn categories_of(&self, guild: Id) -> Result<Vec<Category>, StoreError> {
-        values(self.inner.t.categories.scan_prefix(guild.to_be_bytes()))
+        values(self.t().categories.scan_prefix(guild.to_be_bytes()))
     }
 
     pub fn put_invite(&self, invite: &Invite) -> Result<(), StoreError> {
@@ -98,11 +98,11 @@ impl Store {
     }
 
     pub fn invite(&self, code: &str) -> Result<Option<Invite>, StoreError> {
-        decode_opt(self.inner.t.invites.get(code.as_bytes())?)
+        decode_opt(self.t().invites.get(code.as_bytes())?)
     }
 
     pub fn delete_invite(&self, code: &str) -> Result<(), StoreError> {
-        self.inner.t.invites.remove(code.as_bytes())?;
+        self.t().invites.remove(code.as_bytes())?;
         Ok(())
     }
 }

@@ -39,7 +39,7 @@ impl Store {
             Some(b) => Bound::Excluded(key2(channel, b)),
             None => Bound::Included(key2(channel, Id(u64::MAX))),
         };
-        let range = self.inner.t.messages.range((lo, hi));
+        let range = self.t().messages.range((lo, hi));
         if after.is_some() {
             let mut page: Vec<Message> = values(range.take(limit))?;
             page.reverse();

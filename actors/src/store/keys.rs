@@ -14,16 +14,16 @@ impl Store {
         for e in envelopes {
             batch.insert(&key2(e.channel_id, e.user_id)[..], encode(e)?);
         }
-        self.inner.t.channel_keys.apply_batch(batch)?;
+        self.t().channel_keys.apply_batch(batch)?;
         Ok(())
     }
 
     pub fn key_envelope(&self, channel: Id, user: Id) -> Result<Option<KeyEnvelope>, StoreError> {
-        decode_opt(self.inner.t.channel_keys.get(key2(channel, user))?)
+        decode_opt(self.t().channel_keys.get(key2(channel, user))?)
     }
 
     pub(super) fn purge_channel_keys(&self, channel: Id) -> Result<(), StoreError> {
-        super::remove_prefix(&self.inner.t.channel_keys, &channel.to_be_bytes())
+        super::remove_prefix(&self.t().channel_keys, &channel.to_be_bytes())
     }
 }
 

@@ -12,7 +12,7 @@ use super::{abort, decode, decode_opt, encode, key2, suffix_ids, tx, values, Sto
 
 impl Store {
     pub fn put_role(&self, role: &Role) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let id = role.id.to_be_bytes();
         let index = key2(role.guild_id, role.id);
         let value = encode(role)?;
@@ -30,12 +30,12 @@ impl Store {
     }
 
     pub fn role(&self, id: Id) -> Result<Option<Role>, StoreError> {
-        decode_opt(self.inner.t.roles.get(id.to_be_bytes())?)
+        decode_opt(self.t().roles.get(id.to_be_bytes())?)
     }
 
     /// In id order; callers sort by `position`.
     pub fn roles_of(&self, guild: Id) -> Result<Vec<Role>, StoreError> {
-        let ids = suffix_ids(self.inner.t.guild_roles.scan_prefix(guild.to_be_bytes()), 8)?;
+        let ids = suffix_ids(self.t().guild_roles.scan_prefix(guild.to_be_bytes()), 8)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(r) = self.role(id)? {
@@ -48,7 +48,7 @@ impl Store {
     /// Members keep the role id in their `roles` list; the guild actor
     /// strips it, because it also has to tell clients.
     pub fn delete_role(&self, id: Id) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let key = id.to_be_bytes();
         let trees = (&t.roles, &t.guild_roles);
         tx(trees.transaction(|(roles, guild_roles)| {
@@ -61,7 +61,7 @@ impl Store {
     }
 
     pub fn put_member(&self, member: &Member) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let mkey = key2(member.guild_id, member.user_id);
         let ukey = key2(member.user_id, member.guild_id);
         let value = encode(member)?;
@@ -74,15 +74,15 @@ impl Store {
     }
 
     pub fn member(&self, guild: Id, user: Id) -> Result<Option<Member>, StoreError> {
-        decode_opt(self.inner.t.members.get(key2(guild, user))?)
+        decode_opt(self.t().members.get(key2(guild, user))?)
     }
 
     pub fn members_of(&self, guild: Id) -> Result<Vec<Member>, StoreError> {
-        values(self.inner.t.members.scan_prefix(guild.to_be_bytes()))
+        values(self.t().members.scan_prefix(guild.to_be_bytes()))
     }
 
     pub fn delete_member(&self, guild: Id, user: Id) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let mkey = key2(guild, user);
         let ukey = key2(user, guild);
         let trees = (&t.members, &t.user_guilds);
@@ -95,7 +95,7 @@ impl Store {
 
     /// In guild-id (creation) order.
     pub fn guilds_of_user(&self, user: Id) -> Result<Vec<Id>, StoreError> {
-        suffix_ids(self.inner.t.user_guilds.scan_prefix(user.to_be_bytes()), 8)
+        suffix_ids(self.t().user_guilds.scan_prefix(user.to_be_bytes()), 8)
     }
 }
 
@@ -104,19 +104,19 @@ impl Store {
     pub fn set_ban(&self, guild: Id, user: Id, banned: bool) -> Result<(), StoreError> {
         let key = key2(guild, user);
         if banned {
-            self.inner.t.bans.insert(key, &[][..])?;
+            self.t().bans.insert(key, &[][..])?;
         } else {
-            self.inner.t.bans.remove(key)?;
+            self.t().bans.remove(key)?;
         }
         Ok(())
     }
 
     pub fn is_banned(&self, guild: Id, user: Id) -> Result<bool, StoreError> {
-        Ok(self.inner.t.bans.contains_key(key2(guild, user))?)
+        Ok(self.t().bans.contains_key(key2(guild, user))?)
     }
 
     pub fn bans_of(&self, guild: Id) -> Result<Vec<Id>, StoreError> {
-        super::suffix_ids(self.inner.t.bans.scan_prefix(guild.to_be_bytes()), 8)
+        super::suffix_ids(self.t().bans.scan_prefix(guild.to_be_bytes()), 8)
     }
 }
 

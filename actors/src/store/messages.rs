@@ -30,7 +30,7 @@ impl Store {
     /// this turns a racing duplicate send into an error instead of a second
     /// copy of the message.
     pub fn put_message(&self, m: &Message) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let key = key2(m.channel_id, m.id);
         let id = m.id.to_be_bytes();
         let ch = m.channel_id.to_be_bytes();
@@ -82,7 +82,7 @@ impl Store {
     }
 
     pub fn message(&self, channel: Id, id: Id) -> Result<Option<Message>, StoreError> {
-        decode_opt(self.inner.t.messages.get(key2(channel, id))?)
+        decode_opt(self.t().messages.get(key2(channel, id))?)
     }
 
     /// For dialects that address a message by id alone (edits, reactions).
@@ -117,7 +117,7 @@ impl Store {
     /// Removes the message with its indexes and pin; returns what was
     /// removed so the caller can tell clients (and knows it existed).
     pub fn delete_message(&self, channel: Id, id: Id) -> Result<Option<Message>, StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let key = key2(channel, id);
         let idb = id.to_be_bytes();
         let chb = channel.to_be_bytes();
@@ -149,7 +149,7 @@ impl Store {
     /// the pin index. Returns false (and pins nothing) when the message
     /// does not exist, so no pin can outlive or predate its message.
     pub fn set_pin(&self, channel: Id, message: Id, pinned: bool) -> Result<bool, StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let key = key2(channel, message);
         let trees = (&t.messages, &t.pins);
         tx(trees.transaction(|(messages, pins)| {
@@ -173,14 +173,14 @@ impl Store {
 
     /// Pinned message ids, oldest first.
     pub fn pins_of(&self, channel: Id) -> Result<Vec<Id>, StoreError> {
-        suffix_ids(self.inner.t.pins.scan_prefix(channel.to_be_bytes()), 8)
+        suffix_ids(self.t().pins.scan_prefix(channel.to_be_bytes()), 8)
     }
 
     /// Every message of a channel with its indexes; for `delete_channel`.
     /// Each id → channel entry goes before its message row, because the row
     /// is how a re-run would find the entry again.
     pub(super) fn purge_channel_messages(&self, channel: Id) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let prefix = channel.to_be_bytes();
         loop {
             let keys = t

@@ -17,6 +17,7 @@
 //! leaves first and the root row last, so an interrupted delete can simply be
 //! run again.
 
+pub mod backup;
 mod channels;
 mod chatnet;
 mod codec;
@@ -87,6 +88,14 @@ pub enum StoreError {
     UnknownSchema(u8),
 }
 
+impl StoreError {
+    /// sled refused the database because another process (a running
+    /// server) holds its lock.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Sled(sled::Error::Io(io)) if io.to_string().contains("lock"))
+    }
+}
+
 impl From<StoreError> for GatewayError {
     /// Only conflicts mean something to a client; any other storage failure
     /// is logged here, once, and the client learns nothing about the disk.
@@ -124,6 +133,10 @@ impl std::fmt::Debug for Store {
 struct Inner {
     db: sled::Db,
     t: Trees,
+    /// Every store access holds this shared; a backup holds it exclusive
+    /// while it reads, so the snapshot sees either all or none of each
+    /// multi-tree write (see docs/decisions.md, "Backups").
+    barrier: parking_lot::RwLock<()>,
     counts: Counters,
     /// Present in Strict mode only. Dropped with the last `Store` clone,
     /// which disconnects the channel and ends the thread.
@@ -135,6 +148,7 @@ struct Trees {
     users_by_name: sled::Tree,
     passwords: sled::Tree,
     tokens: sled::Tree,
+    account_bans: sled::Tree,
     guilds: sled::Tree,
     categories: sled::Tree,
     channels: sled::Tree,
@@ -194,7 +208,29 @@ impl Counters {
     }
 }
 
+/// The trees, borrowed under the shared side of the backup barrier.
+struct TreesGuard<'a> {
+    _shared: parking_lot::RwLockReadGuard<'a, ()>,
+    trees: &'a Trees,
+}
+
+impl std::ops::Deref for TreesGuard<'_> {
+    type Target = Trees;
+    fn deref(&self) -> &Trees {
+        self.trees
+    }
+}
+
 impl Store {
+    /// Recursive, because store methods call one another while holding a
+    /// guard: a fair read lock would deadlock them behind a waiting backup.
+    fn t(&self) -> TreesGuard<'_> {
+        TreesGuard {
+            _shared: self.inner.barrier.read_recursive(),
+            trees: &self.inner.t,
+        }
+    }
+
     pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
         let mut sled_cfg = sled::Config::new()
             .path(&cfg.path)
@@ -210,6 +246,7 @@ impl Store {
             users_by_name: open("users_by_name")?,
             passwords: open("passwords")?,
             tokens: open("tokens")?,
+            account_bans: open("account_bans")?,
             guilds: open("guilds")?,
             categories: open("categories")?,
             channels: open("channels")?,
@@ -274,6 +311,7 @@ impl Store {
             inner: Arc::new(Inner {
                 db,
                 t,
+                barrier: parking_lot::RwLock::new(()),
                 counts,
                 flusher,
             }),
@@ -327,10 +365,10 @@ impl Store {
     /// Raw bytes, no version byte: meta holds server keys and markers whose
     /// owners define their own formats.
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.inner.t.meta.get(key)?.map(|v| v.to_vec()))
+        Ok(self.t().meta.get(key)?.map(|v| v.to_vec()))
     }
     pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.inner.t.meta.insert(key, value)?;
+        self.t().meta.insert(key, value)?;
         Ok(())
     }
 }

@@ -26,7 +26,7 @@ impl Store {
         topic: &str,
         payload: &[u8],
     ) -> Result<(), StoreError> {
-        let t = &self.inner.t.nynja_outbox;
+        let t = &self.t().nynja_outbox;
         let mut key = prefix(client_id);
         key.extend_from_slice(&seq.to_be_bytes());
         let mut value = now_ms().to_be_bytes().to_vec();
@@ -51,7 +51,7 @@ impl Store {
     /// Takes everything queued for `client_id` that has not expired,
     /// oldest first.
     pub fn nynja_queue_take(&self, client_id: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let t = &self.inner.t.nynja_outbox;
+        let t = &self.t().nynja_outbox;
         let now = now_ms();
         let mut out = Vec::new();
         for kv in t.scan_prefix(prefix(client_id)) {
@@ -77,7 +77,7 @@ impl Store {
 
     /// Forgets a client's queue (`clean_session=true`).
     pub fn nynja_queue_clear(&self, client_id: &str) -> Result<(), StoreError> {
-        let t = &self.inner.t.nynja_outbox;
+        let t = &self.t().nynja_outbox;
         let keys: Vec<_> = t
             .scan_prefix(prefix(client_id))
             .keys()

@@ -35,7 +35,7 @@ impl Store {
     /// transaction, so neither a race nor a crash can leave a name held by
     /// no account or two accounts sharing one.
     pub fn create_user(&self, user: &User, password_hash: Option<&str>) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let nk = name_key(&user.username);
         let id = user.id.to_be_bytes();
         let value = encode(user)?;
@@ -59,11 +59,11 @@ impl Store {
     }
 
     pub fn user(&self, id: Id) -> Result<Option<User>, StoreError> {
-        decode_opt(self.inner.t.users.get(id.to_be_bytes())?)
+        decode_opt(self.t().users.get(id.to_be_bytes())?)
     }
 
     pub fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        match self.inner.t.users_by_name.get(name_key(username))? {
+        match self.t().users_by_name.get(name_key(username))? {
             Some(id) => self.user(id_at(&id, 0)?),
             None => Ok(None),
         }
@@ -73,7 +73,7 @@ impl Store {
     /// (Conflict when another account holds it); an unknown id is created,
     /// so the name index and the user count never drift from the rows.
     pub fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        let t = &self.inner.t;
+        let t = &self.t();
         let nk = name_key(&user.username);
         let id = user.id.to_be_bytes();
         let value = encode(user)?;
@@ -104,7 +104,7 @@ impl Store {
     }
 
     pub fn password_hash(&self, id: Id) -> Result<Option<String>, StoreError> {
-        match self.inner.t.passwords.get(id.to_be_bytes())? {
+        match self.t().passwords.get(id.to_be_bytes())? {
             Some(v) => String::from_utf8(v.to_vec())
                 .map(Some)
                 .map_err(|_| StoreError::Decode("password hash is not UTF-8".into())),
@@ -144,7 +144,7 @@ impl Store {
             user_id,
             created_at,
         })?;
-        self.inner.t.tokens.insert(hash, rec)?;
+        self.t().tokens.insert(hash, rec)?;
         Ok(())
     }
 
@@ -154,26 +154,46 @@ impl Store {
 
     /// The whole record, for callers that expire tokens by age.
     pub fn token_record(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        decode_opt(self.inner.t.tokens.get(hash)?)
+        decode_opt(self.t().tokens.get(hash)?)
     }
 
     pub fn delete_token(&self, hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.inner.t.tokens.remove(hash)?;
+        self.t().tokens.remove(hash)?;
         Ok(())
+    }
+
+    /// Bans or unbans an account server-wide (not a guild ban): a banned
+    /// account cannot log in or use its tokens in any dialect. Banning also
+    /// logs it out everywhere. Returns whether anything changed.
+    pub fn set_account_banned(&self, user_id: Id, banned: bool) -> Result<bool, StoreError> {
+        let key = user_id.to_be_bytes();
+        let changed = if banned {
+            let now = switchboard_protocols::time::now_ms();
+            let old = self.t().account_bans.insert(key, &now.to_be_bytes()[..])?;
+            self.delete_tokens_of(user_id)?;
+            old.is_none()
+        } else {
+            self.t().account_bans.remove(key)?.is_some()
+        };
+        Ok(changed)
+    }
+
+    pub fn is_account_banned(&self, user_id: Id) -> Result<bool, StoreError> {
+        Ok(self.t().account_bans.contains_key(user_id.to_be_bytes())?)
     }
 
     /// Logs a user out everywhere. A full scan: it runs on password changes
     /// and bans, rarely enough that a per-user index is not worth its writes.
     pub fn delete_tokens_of(&self, user_id: Id) -> Result<usize, StoreError> {
         let mut doomed = Vec::new();
-        for kv in self.inner.t.tokens.iter() {
+        for kv in self.t().tokens.iter() {
             let (k, v) = kv?;
             if decode::<TokenRecord>(&v)?.user_id == user_id {
                 doomed.push(k);
             }
         }
         for k in &doomed {
-            self.inner.t.tokens.remove(k)?;
+            self.t().tokens.remove(k)?;
         }
         Ok(doomed.len())
     }

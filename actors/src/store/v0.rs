@@ -16,7 +16,7 @@ impl Store {
 
     /// The channel and message a V0 `msg_id` names.
     pub fn v0_msg(&self, msg_id: &str) -> Result<Option<(Id, Id)>, StoreError> {
-        match self.inner.t.v0_msg_ids.get(msg_id.as_bytes())? {
+        match self.t().v0_msg_ids.get(msg_id.as_bytes())? {
             Some(v) => Ok(Some((id_at(&v, 0)?, id_at(&v, 8)?))),
             None => Ok(None),
         }

@@ -180,6 +180,9 @@ impl V0Session {
         let Some(user) = named else {
             return self.close(c, "CNN names no account");
         };
+        if self.world.store.is_account_banned(user.id).unwrap_or(true) {
+            return self.close(c, "the account is banned");
+        }
         let key = self
             .world
             .sealer()

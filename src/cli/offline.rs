@@ -3,29 +3,10 @@
 
 use anyhow::Context as _;
 use switchboard_actors::federation::keys as federation_keys;
-use switchboard_actors::sealed::Sealer;
-use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_actors::v0::keys;
 
+use super::open_sealed as open;
 use crate::config::Config;
-
-fn open(config: &Config) -> anyhow::Result<(Store, Sealer)> {
-    let data_dir = config.data_dir();
-    let store = Store::open(&StoreConfig {
-        path: data_dir.join("db"),
-        durability: Durability::Batched,
-        flush_every_ms: 1000,
-        cache_capacity_bytes: 16 * 1024 * 1024,
-    })
-    .with_context(|| {
-        format!(
-            "cannot open the store in {} (stop the server first)",
-            data_dir.display()
-        )
-    })?;
-    let sealer = Sealer::open(&store, &data_dir, &config.storage.passphrase)?;
-    Ok((store, sealer))
-}
 
 /// `switchboard v0 issue-key <username>`: the account's new V0 secret as
 /// `{"acc_id","secret"}` (the running server's users get theirs from

@@ -1,0 +1,293 @@
+//! The command line: help texts, `user ...`, `check-config` and the
+//! `SWITCHBOARD_*` environment overrides, run as the real binary against a
+//! test server's config and data directory.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{TestServer, PASSWORD};
+use serde_json::json;
+
+/// Runs the binary with `args`, `stdin` piped in, and `env` set.
+fn run(config: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run the cli");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("cli output")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "the command failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn failed(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "the command should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn login(server: &TestServer, name: &str, password: &str) -> (u16, serde_json::Value) {
+    server
+        .rest(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(&json!({"username": name, "password": password})),
+        )
+        .await
+}
+
+#[test]
+fn help_describes_every_command() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .output()
+            .expect("run the cli");
+        ok(&out)
+    };
+    let top = help(&["--help"]);
+    for cmd in [
+        "serve",
+        "user",
+        "v0",
+        "federation",
+        "backup",
+        "restore",
+        "check-config",
+    ] {
+        assert!(top.contains(cmd), "--help must list {cmd}: {top}");
+    }
+    assert!(top.contains("SWITCHBOARD_<TABLE>_<KEY>"), "{top}");
+    #[rustfmt::skip]
+    let cases: &[(&[&str], &str)] = &[
+        (&["serve", "--help"], "Serve every configured listener"),
+        (&["user", "--help"], "Account administration"),
+        (&["user", "create", "--help"], "password is read from"),
+        (&["user", "list", "--help"], "List every account"),
+        (&["user", "ban", "--help"], "cannot log in"),
+        (&["user", "unban", "--help"], "Lift a server-wide ban"),
+        (&["user", "reset-password", "--help"], "log the account out everywhere"),
+        (&["v0", "issue-key", "--help"], "V0 secret"),
+        (&["federation", "key", "--help"], "federation public key"),
+        (&["backup", "--help"], "consistent snapshot"),
+        (&["restore", "--help"], "must be empty or missing"),
+        (&["restore", "--help"], "--force"),
+        (&["check-config", "--help"], "effective listeners"),
+    ];
+    for (args, want) in cases {
+        let text = help(args);
+        assert!(text.contains(want), "{args:?} must say {want:?}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn user_create_list_and_bad_input() {
+    let mut server = TestServer::prepared("localhost", "");
+    let config = server.config_path();
+    let out = run(
+        &config,
+        &["user", "create", "alice"],
+        &format!("{PASSWORD}\n"),
+        &[],
+    );
+    assert!(ok(&out).contains("created alice"), "{}", ok(&out));
+    let out = run(&config, &["user", "create", "Alice"], "other\n", &[]);
+    assert!(failed(&out).contains("taken"), "{}", failed(&out));
+    let out = run(&config, &["user", "create", "bob"], "", &[]);
+    assert!(
+        failed(&out).contains("no password on stdin"),
+        "{}",
+        failed(&out)
+    );
+    let out = run(&config, &["user", "create", "no spaces"], "pw\n", &[]);
+    assert!(failed(&out).contains("cannot create"), "{}", failed(&out));
+
+    let list = ok(&run(&config, &["user", "list"], "", &[]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(
+        lines[0].contains("NAME") && lines[0].contains("BANNED"),
+        "{list}"
+    );
+    // The server's own account (the default guild's owner) is listed too;
+    // the refused creations are not.
+    let alice: Vec<&&str> = lines.iter().filter(|l| l.contains(" alice ")).collect();
+    assert_eq!(alice.len(), 1, "{list}");
+    assert!(alice[0].trim_end().ends_with("no"), "{list}");
+    assert!(!list.contains("bob") && !list.contains("Alice"), "{list}");
+    server.restart();
+    let (status, body) = login(&server, "alice", PASSWORD).await;
+    assert_eq!(status, 200, "the CLI's account logs in: {body}");
+    // While the server runs, the store is locked: the CLI says what to do.
+    let out = run(&config, &["user", "list"], "", &[]);
+    assert!(
+        failed(&out).contains("stop the server first"),
+        "{}",
+        failed(&out)
+    );
+}
+
+#[tokio::test]
+async fn ban_unban_and_reset_password() {
+    let mut server = TestServer::start();
+    let config = server.config_path();
+    let (token, _) = common::rest_register(&server, "carol").await;
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(server.stop().success());
+
+    assert!(ok(&run(&config, &["user", "ban", "carol"], "", &[])).contains("banned carol"));
+    let out = run(&config, &["user", "ban", "nobody"], "", &[]);
+    assert!(
+        failed(&out).contains("no account named \"nobody\""),
+        "{}",
+        failed(&out)
+    );
+    let list = ok(&run(&config, &["user", "list"], "", &[]));
+    assert!(
+        list.lines()
+            .any(|l| l.contains("carol") && l.trim_end().ends_with("yes")),
+        "{list}"
+    );
+
+    server.restart();
+    let (status, body) = login(&server, "carol", PASSWORD).await;
+    assert_eq!(status, 403, "a banned account cannot log in: {body}");
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
+    assert_eq!(status, 401, "a banned account's tokens are revoked");
+    assert!(server.stop().success());
+
+    assert!(ok(&run(&config, &["user", "unban", "carol"], "", &[])).contains("unbanned carol"));
+    let new_password = "a brand new password";
+    let out = run(
+        &config,
+        &["user", "reset-password", "carol"],
+        &format!("{new_password}\n"),
+        &[],
+    );
+    assert!(ok(&out).contains("password of carol reset"), "{}", ok(&out));
+    let out = run(&config, &["user", "reset-password", "carol"], "", &[]);
+    failed(&out);
+
+    server.restart();
+    let (status, _) = login(&server, "carol", PASSWORD).await;
+    assert_eq!(status, 401, "the old password no longer works");
+    let (status, body) = login(&server, "carol", new_password).await;
+    assert_eq!(status, 200, "unbanned, with the new password: {body}");
+    let token = body["token"].as_str().expect("token").to_string();
+    assert!(server.stop().success());
+
+    // A reset logs the account out everywhere.
+    ok(&run(
+        &config,
+        &["user", "reset-password", "carol"],
+        "third password\n",
+        &[],
+    ));
+    server.restart();
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn check_config_reports_listeners_and_errors() {
+    let server = TestServer::prepared("localhost", "");
+    let config = server.config_path();
+    let out = ok(&run(&config, &["check-config"], "", &[]));
+    assert!(out.starts_with("config OK"), "{out}");
+    assert!(
+        out.contains("listener http") && out.contains("127.0.0.1:0"),
+        "{out}"
+    );
+
+    // Environment overrides apply before validation.
+    let env = [
+        ("SWITCHBOARD_LISTENERS_CHATNET", ""),
+        ("SWITCHBOARD_SERVER_DOMAIN", "example.org"),
+    ];
+    let out = ok(&run(&config, &["check-config"], "", &env));
+    assert!(
+        out.lines()
+            .any(|l| l.contains("chatnet") && l.trim_end().ends_with("off")),
+        "{out}"
+    );
+    assert!(out.contains("example.org"), "{out}");
+
+    let out = run(
+        &config,
+        &["check-config"],
+        "",
+        &[("SWITCHBOARD_LIMITS_COLOUR", "red")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(failed(&out).contains("unknown environment variable SWITCHBOARD_LIMITS_COLOUR"));
+    let out = run(
+        &config,
+        &["check-config"],
+        "",
+        &[("SWITCHBOARD_LIMITS_MESSAGE_LENGTH", "0")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = failed(&out);
+    assert!(
+        err.contains("SWITCHBOARD_LIMITS_MESSAGE_LENGTH") && err.contains("limits.message_length"),
+        "{err}"
+    );
+
+    server.append_config("[limits]\ncolour = 1\n");
+    let out = run(&config, &["check-config"], "", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        failed(&out).contains("unknown config key `limits.colour`"),
+        "{}",
+        failed(&out)
+    );
+}
+
+#[tokio::test]
+async fn env_overrides_reach_the_server() {
+    // The file says 4000 characters; the environment says 5.
+    let mut server = TestServer::prepared("localhost", "[limits]\nmessage_length = 4000\n");
+    server.restart_with_env(&[("SWITCHBOARD_LIMITS_MESSAGE_LENGTH", "5")]);
+    let alice = common::Jam::register(&server, "alice").await;
+    let general = alice.lobby().general;
+    let token = alice.token();
+    let post = |content: &str| json!({"channel_id": general, "content": content});
+    let (status, m) = server
+        .rest("POST", "/api/messages", Some(&token), Some(&post("12345")))
+        .await;
+    assert!(status == 200 || status == 201, "{status} {m}");
+    let (status, e) = server
+        .rest("POST", "/api/messages", Some(&token), Some(&post("123456")))
+        .await;
+    assert_eq!(status, 413, "one past the overridden limit: {e}");
+}
