@@ -2,6 +2,7 @@
 //! listeners, and on SIGINT/SIGTERM close every socket with its dialect's
 //! going-away signal, flush the store and exit 0.
 
+use std::io::IsTerminal as _;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,8 +47,11 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
             )
         })?,
     };
+    // Colour codes only for a person at a terminal: under systemd stderr is
+    // the journal, where they would be noise in every line.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Text => builder.init(),
