@@ -2,6 +2,7 @@
 //! listeners, and on SIGINT/SIGTERM close every socket with its dialect's
 //! going-away signal, flush the store and exit 0.
 
+use std::io::IsTerminal as _;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -54,7 +55,11 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
     // recent warnings and errors even when the log is set quieter.
     let recent = admin::recent::RecentErrors.with_filter(LevelFilter::WARN);
     let registry = tracing_subscriber::registry().with(recent);
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal: under systemd stderr is
+    // the journal, where they would be noise in every line.
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Text => registry.with(layer.with_filter(filter)).init(),
         LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),

@@ -28,6 +28,7 @@ use crate::hub::Attach;
 use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
 use crate::session::ready::{go_offline, go_online, Ready};
 use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
+use crate::session::{conn_span, record_user, start_in_span};
 use crate::world::{Caller, World};
 
 /// Decode errors in a row that close the socket (4002).
@@ -37,6 +38,7 @@ const MAX_FAILED_LOGINS: u8 = 5;
 
 pub struct JamSession {
     id: u64,
+    span: tracing::Span,
     world: Arc<World>,
     peer: SocketAddr,
     out: WsOut,
@@ -68,10 +70,13 @@ impl JamSession {
             drop(slot);
             w.metrics.connection_closed(Dialect::Jam);
         };
-        JamSession::create(move |ctx| {
+        let id = world.next_session_id();
+        let span = conn_span(Dialect::Jam, peer, id);
+        start_in_span(span.clone(), move |ctx| {
             ctx.add_stream(stream);
             JamSession {
-                id: world.next_session_id(),
+                id,
+                span,
                 out: WsOut::start(sink, world.config.pending_bytes, on_closed),
                 assembler: Assembler::new(world.config.frame_bytes),
                 world,
@@ -108,7 +113,7 @@ impl JamSession {
     }
 
     fn close(&mut self, ctx: &mut Context<Self>, code: u16, reason: &str) {
-        debug!(session = self.id, code, reason, "closing");
+        debug!(code, reason, "closing");
         self.out.close(code, reason);
         ctx.stop();
     }
@@ -259,6 +264,7 @@ impl JamSession {
                 Ok(ready) => {
                     act.guilds = ready.guild_ids();
                     let d = authenticated(&token, &user, &ready);
+                    record_user(&act.span, user.id);
                     act.user = Some(user);
                     act.send_op(ctx, op::AUTHENTICATED, &d);
                     ctx.notify(Wake);
@@ -294,7 +300,7 @@ impl Actor for JamSession {
             id: self.id,
             control: ctx.address().recipient(),
         });
-        debug!(session = self.id, peer = %self.peer, "jam connected");
+        debug!("jam connected");
         let hello = json!({
             "heartbeat_interval": self.world.config.jam_heartbeat_ms,
             "server": {
@@ -324,7 +330,7 @@ impl Actor for JamSession {
         self.out.close(1000, "");
         let user = self.user.as_ref().map(|u| u.id);
         go_offline(&self.world, self.id, user, &self.guilds);
-        debug!(session = self.id, "jam disconnected");
+        debug!("jam disconnected");
     }
 }
 

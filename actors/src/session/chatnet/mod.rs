@@ -26,6 +26,7 @@ use super::ready::go_offline;
 use super::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::admission::ConnectionSlot;
 use crate::hub::Attach;
+use crate::session::{conn_span, start_in_span};
 use crate::world::World;
 
 /// Close code for a slow consumer (as every WebSocket dialect here).
@@ -49,6 +50,7 @@ impl Default for ChatnetConfig {
 
 pub struct ChatnetSession {
     id: u64,
+    span: tracing::Span,
     world: Arc<World>,
     config: Arc<ChatnetConfig>,
     peer: SocketAddr,
@@ -74,10 +76,13 @@ impl ChatnetSession {
             drop(slot);
             w.metrics.connection_closed(Dialect::ChatNet);
         };
-        ChatnetSession::create(move |c| {
+        let id = world.next_session_id();
+        let span = conn_span(Dialect::ChatNet, peer, id);
+        start_in_span(span.clone(), move |c| {
             c.add_stream(stream);
             ChatnetSession {
-                id: world.next_session_id(),
+                id,
+                span,
                 out: WsOut::start(sink, world.config.pending_bytes, on_closed),
                 assembler: Assembler::new(world.config.frame_bytes),
                 world,
@@ -139,14 +144,14 @@ impl Actor for ChatnetSession {
             id: self.id,
             control: c.address().recipient(),
         });
-        debug!(session = self.id, peer = %self.peer, "chat-network connected");
+        debug!("chat-network connected");
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.out.close(1000, "");
         let user = self.subscribed.as_ref().map(|u| u.id);
         go_offline(&self.world, self.id, user, &[]);
-        debug!(session = self.id, "chat-network disconnected");
+        debug!("chat-network disconnected");
     }
 }
 

@@ -23,6 +23,7 @@ use switchboard_protocols::ErrorKind;
 use super::ChatnetSession;
 use crate::accounts::{self, PasswordCheck};
 use crate::hub::{InviteStep, Relay, Subscribe};
+use crate::session::record_user;
 use crate::world::{Caller, Reply, World};
 
 /// What a request comes to.
@@ -81,6 +82,7 @@ impl ChatnetSession {
         }
         if let Some(user) = outcome.subscribe {
             if self.subscribed.is_none() {
+                record_user(&self.span, user.id);
                 self.subscribed = Some(user);
                 self.drain(c);
             }

@@ -39,6 +39,7 @@ use crate::accounts;
 use crate::admission::ConnectionSlot;
 use crate::hub::{Attach, NynjaOnline};
 use crate::nynja::{persistent_client, phone_of, set_persistent_client, NynjaContext};
+use crate::session::{conn_span, record_user, start_in_span};
 use crate::world::World;
 
 /// Seconds a connection has to send CONNECT.
@@ -100,6 +101,7 @@ impl MqttOut {
 
 pub struct MqttSession {
     id: u64,
+    span: tracing::Span,
     world: Arc<World>,
     ctx: Arc<NynjaContext>,
     peer: SocketAddr,
@@ -140,10 +142,12 @@ impl MqttSession {
             drop(slot);
             w.metrics.connection_closed(Dialect::Nynja);
         };
-        MqttSession::create(move |c| {
+        let id = world.next_session_id();
+        let span = conn_span(Dialect::Nynja, peer, id);
+        start_in_span(span.clone(), move |c| {
             c.add_stream(FramedRead::new(read, BytesCodec::new()));
             let out = TcpOut::start(write, world.config.pending_bytes, on_closed);
-            MqttSession::new(world, ctx, peer, MqttOut::Tcp(out), None)
+            MqttSession::new((id, span), world, ctx, peer, MqttOut::Tcp(out), None)
         })
     }
 
@@ -163,17 +167,29 @@ impl MqttSession {
             drop(slot);
             w.metrics.connection_closed(Dialect::Nynja);
         };
-        MqttSession::create(move |c| {
+        let id = world.next_session_id();
+        let span = conn_span(Dialect::Nynja, peer, id);
+        start_in_span(span.clone(), move |c| {
             c.add_stream(stream);
             let out = WsOut::start(sink, world.config.pending_bytes, on_closed);
             // Fragments of one packet: its remaining length and header.
             let assembler =
                 Assembler::new(ctx.config.max_packet.saturating_add(mqtt::MAX_FIXED_HEADER));
-            MqttSession::new(world, ctx, peer, MqttOut::Ws(out), Some(assembler))
+            MqttSession::new(
+                (id, span),
+                world,
+                ctx,
+                peer,
+                MqttOut::Ws(out),
+                Some(assembler),
+            )
         })
     }
 
+    /// `(id, span)`: the session id, and the connection span the actor
+    /// runs in and names its user in.
     fn new(
+        (id, span): (u64, tracing::Span),
         world: Arc<World>,
         ctx: Arc<NynjaContext>,
         peer: SocketAddr,
@@ -182,7 +198,8 @@ impl MqttSession {
     ) -> MqttSession {
         let max = ctx.config.max_packet;
         MqttSession {
-            id: world.next_session_id(),
+            id,
+            span,
             out,
             assembler,
             world,
@@ -218,7 +235,7 @@ impl MqttSession {
 
     fn end(&mut self, c: &mut Context<Self>, how: Ending, why: &str) {
         if !self.out.is_closing() {
-            debug!(session = self.id, why, "mqtt closing");
+            debug!(why, "mqtt closing");
             if how == Ending::SlowConsumer {
                 self.world.metrics.slow_consumer();
             }
@@ -292,6 +309,7 @@ impl MqttSession {
         if user_part != user.id.to_string() {
             return refuse(self, c, ConnectReturnCode::NotAuthorized);
         }
+        record_user(&self.span, user.id);
         self.role = Some(Role::User(user.clone()));
         self.persistent = !connect.clean_session;
         let had_session =
@@ -345,7 +363,7 @@ impl MqttSession {
                 .into_actor(self)
                 .map(|guilds, act, _| act.guilds = guilds),
         );
-        debug!(session = self.id, user = %user.id, phone = %phone_of(&self.world, &user), "nynja logged in");
+        debug!(phone = %phone_of(&self.world, &user), "nynja logged in");
     }
 
     fn on_publish(&mut self, c: &mut Context<Self>, p: Publish) {
@@ -435,7 +453,7 @@ impl Actor for MqttSession {
             id: self.id,
             control: c.address().recipient(),
         });
-        debug!(session = self.id, peer = %self.peer, "mqtt connected");
+        debug!("mqtt connected");
         c.run_later(Duration::from_secs(CONNECT_DEADLINE_SECS), |act, c| {
             if act.role.is_none() {
                 act.close(c, "no CONNECT in time");
@@ -470,7 +488,7 @@ impl Actor for MqttSession {
             }
         }
         go_offline(&self.world, self.id, user, &self.guilds);
-        debug!(session = self.id, "mqtt disconnected");
+        debug!("mqtt disconnected");
     }
 }
 

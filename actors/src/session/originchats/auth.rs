@@ -16,6 +16,7 @@ use tracing::warn;
 use super::{AuthMode, OcContext, OcSession};
 use crate::accounts;
 use crate::session::ready::{go_online, Ready};
+use crate::session::record_user;
 use crate::world::World;
 
 /// How long a Rotur validation may take.
@@ -285,6 +286,7 @@ impl OcSession {
                     };
                     act.guilds = ready.guild_ids();
                     let brief = act.user_brief(user.id, &user.username);
+                    record_user(&act.span, user.id);
                     act.user = Some(user.clone());
                     act.send(
                         c,

@@ -51,6 +51,7 @@ use crate::hub::Attach;
 use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
 use crate::session::ready::go_offline;
 use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
+use crate::session::{conn_span, start_in_span};
 use crate::world::World;
 
 /// Close code for a connection that stopped reading (as JAM's).
@@ -147,6 +148,7 @@ impl OcContext {
 
 pub struct OcSession {
     id: u64,
+    span: tracing::Span,
     world: Arc<World>,
     ctx: Arc<OcContext>,
     guild_id: Id,
@@ -184,10 +186,13 @@ impl OcSession {
         };
         let mut raw = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut raw);
-        OcSession::create(move |c| {
+        let id = world.next_session_id();
+        let span = conn_span(Dialect::OriginChats, peer, id);
+        start_in_span(span.clone(), move |c| {
             c.add_stream(stream);
             OcSession {
-                id: world.next_session_id(),
+                id,
+                span,
                 out: WsOut::start(sink, world.config.pending_bytes, on_closed),
                 assembler: Assembler::new(world.config.frame_bytes),
                 world,
@@ -300,7 +305,7 @@ impl Actor for OcSession {
             id: self.id,
             control: c.address().recipient(),
         });
-        debug!(session = self.id, peer = %self.peer, guild = %self.guild_id, "originchats connected");
+        debug!(guild = %self.guild_id, "originchats connected");
         let hs = self.handshake();
         self.send(c, &hs, None);
         c.run_interval(Duration::from_secs(oc::PING_INTERVAL_SECS), |act, c| {
@@ -312,7 +317,7 @@ impl Actor for OcSession {
         self.out.close(1000, "");
         let user = self.user.as_ref().map(|u| u.id);
         go_offline(&self.world, self.id, user, &self.guilds);
-        debug!(session = self.id, "originchats disconnected");
+        debug!("originchats disconnected");
     }
 }
 

@@ -31,6 +31,7 @@ use super::ready::go_offline;
 use super::tcp::TcpOut;
 use crate::admission::ConnectionSlot;
 use crate::hub::Attach;
+use crate::session::{conn_span, record_user, start_in_span};
 use crate::v0::{keys, V0Offline};
 use crate::world::World;
 
@@ -57,6 +58,7 @@ fn now_secs() -> i64 {
 
 pub struct V0Session {
     id: u64,
+    span: tracing::Span,
     world: Arc<World>,
     config: Arc<V0Config>,
     peer: SocketAddr,
@@ -86,10 +88,13 @@ impl V0Session {
         let codec = V0Codec {
             max_payload: config.max_payload,
         };
-        V0Session::create(move |c| {
+        let id = world.next_session_id();
+        let span = conn_span(Dialect::V0, peer, id);
+        start_in_span(span.clone(), move |c| {
             c.add_stream(FramedRead::new(read, codec));
             V0Session {
-                id: world.next_session_id(),
+                id,
+                span,
                 out: TcpOut::start(write, world.config.pending_bytes, on_closed),
                 world,
                 config,
@@ -123,7 +128,7 @@ impl V0Session {
     fn slow_consumer(&mut self, c: &mut Context<Self>, why: &str) {
         if !self.out.is_closing() {
             self.world.metrics.slow_consumer();
-            debug!(session = self.id, why, "v0 closing: slow consumer");
+            debug!(why, "v0 closing: slow consumer");
         }
         self.out.close_now();
         c.stop();
@@ -131,7 +136,7 @@ impl V0Session {
 
     fn close(&mut self, c: &mut Context<Self>, why: &str) {
         if !self.out.is_closing() {
-            debug!(session = self.id, why, "v0 closing");
+            debug!(why, "v0 closing");
         }
         self.out.close();
         c.stop();
@@ -198,6 +203,7 @@ impl V0Session {
             return self.close(c, "unknown account");
         };
         self.key = key;
+        record_user(&self.span, user.id);
         self.user = Some(user.clone());
         self.admit(c, user);
     }
@@ -235,7 +241,7 @@ impl Actor for V0Session {
             id: self.id,
             control: c.address().recipient(),
         });
-        debug!(session = self.id, peer = %self.peer, "v0 connected");
+        debug!("v0 connected");
         c.run_later(Duration::from_secs(CNN_DEADLINE_SECS), |act, c| {
             if act.user.is_none() {
                 act.close(c, "no CNN in time");
@@ -259,7 +265,7 @@ impl Actor for V0Session {
                 user,
             });
         }
-        debug!(session = self.id, "v0 disconnected");
+        debug!("v0 disconnected");
     }
 }
 
