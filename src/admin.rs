@@ -418,28 +418,22 @@ async fn metrics(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpRes
         .body(out)
 }
 
-/// The snapshot is built in memory (compressed) on the blocking pool and
-/// then sent: store writes wait only while the trees are read, never on a
-/// slow download.
+/// The snapshot is written to an unlinked file in the data directory on the
+/// blocking pool and then streamed from it: store writes wait only while the
+/// trees are read, never on a slow download, and a large store costs disk
+/// rather than memory.
 async fn backup(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResponse {
     guarded!(req, state);
     let st = state.get_ref().clone();
-    let built = web::block(move || {
-        let mut buf = Vec::new();
-        crate::cli::backup::write_backup(
-            &st.world.store,
-            &st.world.config.domain,
-            &st.data_dir,
-            &mut buf,
-            &mut |_| {},
-        )
-        .map(|_| buf)
-    })
-    .await;
+    let built = web::block(move || spool_backup(&st)).await;
     match built {
-        Ok(Ok(bytes)) => HttpResponse::Ok()
-            .content_type("application/octet-stream")
-            .body(bytes),
+        Ok(Ok((file, len))) => {
+            let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+            HttpResponse::Ok()
+                .content_type("application/octet-stream")
+                .insert_header((header::CONTENT_LENGTH, len))
+                .streaming(body)
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %format!("{e:#}"), "backup failed");
             HttpResponse::InternalServerError().json(
@@ -449,6 +443,38 @@ async fn backup(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResp
         Err(_) => HttpResponse::InternalServerError()
             .json(json!({"error": {"code": "INTERNAL", "message": "backup failed"}})),
     }
+}
+
+/// Writes a backup into a fresh file in the data directory, unlinks it
+/// (the open handle keeps it readable, and nothing is left behind if the
+/// download stops half way) and answers it rewound, with its length.
+fn spool_backup(st: &AdminState) -> anyhow::Result<(std::fs::File, u64)> {
+    use std::io::{Seek as _, SeekFrom};
+    let mut nonce = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let path = st.data_dir.join(format!(
+        ".admin-backup-{}.partial",
+        URL_SAFE_NO_PAD.encode(nonce)
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    let unlinked = std::fs::remove_file(&path);
+    let written = crate::cli::backup::write_backup(
+        &st.world.store,
+        &st.world.config.domain,
+        &st.data_dir,
+        std::io::BufWriter::new(&mut file),
+        &mut |_| {},
+    );
+    unlinked.map_err(|e| anyhow::anyhow!("cannot unlink {}: {e}", path.display()))?;
+    written?;
+    let len = file.seek(SeekFrom::End(0))?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok((file, len))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -135,6 +135,14 @@ async fn a_backup_taken_while_clients_send_restores_the_same_history() {
     let said = ok(&out);
     assert!(said.contains("backup written to"), "{said}");
     assert!(file.exists());
+    let spooled: Vec<_> = listing(&source.data_dir())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("admin-backup"))
+        .collect();
+    assert!(
+        spooled.is_empty(),
+        "the server's spool file is gone: {spooled:?}"
+    );
 
     let token = login(&source, "alice").await;
     let full = history(&source, &token, &general).await;

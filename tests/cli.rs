@@ -218,6 +218,37 @@ async fn ban_unban_and_reset_password() {
     assert_eq!(status, 401);
 }
 
+/// Sign-ins that prove identity elsewhere (here a NYNJA SMS code) still end
+/// in a token, and a banned account gets none.
+#[tokio::test]
+async fn a_banned_account_cannot_sign_in_by_sms_code() {
+    let mut server = TestServer::with_config(common::NYNJA_FIXED);
+    let config = server.config_path();
+    let (ny, _token) = common::nynja_login(&server, "+15550001").await;
+    ny.disconnect().await;
+    assert!(server.stop().success());
+    assert!(ok(&run(&config, &["user", "ban", "15550001"], "", &[])).contains("banned"));
+
+    server.restart();
+    let mut reg = common::Ny::connect(&server, "reg_15550001", None).await;
+    reg.send(&common::auth("reg_15550001", "+15550001", "reg", None))
+        .await;
+    let _sms_sent = reg.recv().await;
+    reg.send(&common::auth(
+        "reg_15550001",
+        "+15550001",
+        "verify",
+        Some("123456"),
+    ))
+    .await;
+    let (_, answer) = reg.recv().await;
+    assert_eq!(
+        answer,
+        switchboard_protocols::nynja::io_error("permission_denied"),
+        "a right code for a banned account gets no token"
+    );
+}
+
 #[test]
 fn check_config_reports_listeners_and_errors() {
     let server = TestServer::prepared("localhost", "");

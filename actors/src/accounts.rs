@@ -80,8 +80,18 @@ pub fn validate_password(password: &str) -> GatewayResult<()> {
     Ok(())
 }
 
+/// Every sign-in path ends in a token, so this is where a server-wide ban
+/// stops the ones that prove identity elsewhere (Rotur, a NYNJA SMS code).
+fn refuse_banned(world: &World, user: &User) -> GatewayResult<()> {
+    if world.store.is_account_banned(user.id)? {
+        return Err(GatewayError::auth_failed("This account is banned"));
+    }
+    Ok(())
+}
+
 /// A fresh session token for `user`; only its hash is kept.
 pub fn issue_token(world: &World, user: &User) -> GatewayResult<String> {
+    refuse_banned(world, user)?;
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
@@ -96,6 +106,7 @@ pub fn issue_token(world: &World, user: &User) -> GatewayResult<String> {
 /// random: a v4 UUID fixes 6 of them, and clients only compare the string.
 /// It is a session token like any other, hashed at rest.
 pub fn issue_uuid_token(world: &World, user: &User) -> GatewayResult<String> {
+    refuse_banned(world, user)?;
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
     let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();

@@ -222,6 +222,46 @@ fn env_overrides_win_over_the_file() {
 }
 
 #[test]
+fn env_overrides_reach_nested_tables() {
+    let c = load_env(
+        "[originchats.rate_limiting]\nburst_limit = 3\n",
+        &[
+            ("SWITCHBOARD_ORIGINCHATS_RATE_LIMITING_ENABLED", "false"),
+            (
+                "SWITCHBOARD_ORIGINCHATS_RATE_LIMITING_MESSAGES_PER_MINUTE",
+                "7",
+            ),
+        ],
+    )
+    .unwrap();
+    assert!(!c.originchats.rate_limiting.enabled);
+    assert_eq!(c.originchats.rate_limiting.messages_per_minute, 7);
+    assert_eq!(
+        c.originchats.rate_limiting.burst_limit, 3,
+        "the file's key stays"
+    );
+    let e = load_env(
+        "",
+        &[(
+            "SWITCHBOARD_ORIGINCHATS_RATE_LIMITING_MESSAGES_PER_MINUTE",
+            "0",
+        )],
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("originchats.rate_limiting.messages_per_minute"),
+        "{e}"
+    );
+    let e = load_env("", &[("SWITCHBOARD_ORIGINCHATS_RATE_LIMITING_COLOUR", "1")]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("SWITCHBOARD_ORIGINCHATS_RATE_LIMITING_COLOUR"),
+        "{e}"
+    );
+}
+
+#[test]
 fn bad_env_overrides_name_the_variable() {
     let e = load_env("", &[("SWITCHBOARD_LIMITS_COLOUR", "1")]).unwrap_err();
     assert!(matches!(e, ConfigError::UnknownEnv { .. }), "{e}");
