@@ -6,7 +6,7 @@ use switchboard_protocols::command::{Command, HistoryQuery, NewMessage};
 use switchboard_protocols::etf::Term;
 use switchboard_protocols::model::{ChannelKind, User};
 use switchboard_protocols::nynja::{self, Request};
-use switchboard_protocols::Id;
+use switchboard_protocols::{ErrorKind, GatewayError, Id};
 
 use super::super::events::message_term;
 
@@ -103,17 +103,21 @@ pub(super) async fn message(world: &Arc<World>, caller: Caller, r: &Request) -> 
         }),
         _ => return vec![nynja::io_error("invalid_data")],
     };
-    use switchboard_protocols::ErrorKind;
     match world.execute(caller, command).await {
         Ok(_) => msg_id.map(|m| vec![nynja::ack(&m)]).unwrap_or_default(),
-        Err(e) if e.kind == ErrorKind::NotFound => vec![nynja::io_error("not_found")],
+        Err(e) => vec![refusal(&e)],
+    }
+}
+
+/// The `{io,{error,Atom},<<>>}` a refused Message or History gets.
+fn refusal(e: &GatewayError) -> Term {
+    match e.kind {
+        ErrorKind::NotFound => nynja::io_error("not_found"),
         // Text over `limits.message_length`, or empty: a field the client
         // got wrong, which the profile answers with `invalid_data`; saying
         // `permission_denied` sent clients looking for a rights problem.
-        Err(e) if matches!(e.kind, ErrorKind::TooLarge | ErrorKind::Invalid) => {
-            vec![nynja::io_error("invalid_data")]
-        }
-        Err(_) => vec![nynja::io_error("permission_denied")],
+        ErrorKind::TooLarge | ErrorKind::Invalid => nynja::io_error("invalid_data"),
+        _ => nynja::io_error("permission_denied"),
     }
 }
 
@@ -144,13 +148,16 @@ pub(super) async fn history(world: &Arc<World>, caller: Caller, r: &Request) -> 
     };
     let channel =
         room.or_else(|| peer.and_then(|p| world.store.dm_channel(me.id, p.id).ok().flatten()));
+    // A p2p feed with no channel yet has no history; a channel the caller
+    // may not read is refused, never shown as an empty page.
     let mut list = match channel {
         Some(channel_id) => match world
             .execute(caller, Command::History { channel_id, query })
             .await
         {
             Ok(Reply::Messages(l)) => l,
-            _ => Vec::new(),
+            Ok(_) => Vec::new(),
+            Err(e) => return vec![refusal(&e)],
         },
         None => Vec::new(),
     };
