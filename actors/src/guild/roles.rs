@@ -43,8 +43,10 @@ impl GuildActor {
             }
             Command::UpdateRole { role_id, patch } => {
                 self.require(me, perm::MANAGE_ROLES)?;
+                let before = self.visibility(None);
                 let role = self.patch_role(me, role_id, patch)?;
                 self.to_viewers(&mut d, caller, None, Event::GuildRoles(self.state.header()));
+                self.announce_visibility(&mut d, caller, before, None);
                 Reply::Role(role)
             }
             Command::DeleteRole { role_id } => {
@@ -54,9 +56,11 @@ impl GuildActor {
                         "The @everyone role cannot be deleted",
                     ));
                 }
-                if self.state.roles.remove(&role_id).is_none() {
+                if !self.state.roles.contains_key(&role_id) {
                     return Err(GatewayError::not_found("Unknown role"));
                 }
+                let before = self.visibility(None);
+                self.state.roles.remove(&role_id);
                 self.world.store.delete_role(role_id)?;
                 for member in self.state.members.values_mut() {
                     if member.roles.contains(&role_id) {
@@ -67,6 +71,7 @@ impl GuildActor {
                 }
                 self.shared.set_roles(&self.state.roles);
                 self.to_viewers(&mut d, caller, None, Event::GuildRoles(self.state.header()));
+                self.announce_visibility(&mut d, caller, before, None);
                 Reply::Done
             }
             Command::SetMemberRoles { user_id, roles, .. } => {
@@ -97,6 +102,7 @@ impl GuildActor {
                 roles.dedup();
                 member.roles = roles.clone();
                 self.world.store.put_member(member)?;
+                let before = self.visibility(Some(user_id));
                 self.shared.set_member(user_id, roles.clone());
                 let event = Event::MemberRoles {
                     guild_id: self.state.guild.id,
@@ -104,6 +110,7 @@ impl GuildActor {
                     roles,
                 };
                 self.to_viewers(&mut d, caller, None, event);
+                self.announce_visibility(&mut d, caller, before, Some(user_id));
                 Reply::Done
             }
             Command::SelfRole { role_id, add, .. } => {
@@ -137,6 +144,7 @@ impl GuildActor {
                 }
                 let roles = member.roles.clone();
                 self.world.store.put_member(member)?;
+                let before = self.visibility(Some(me));
                 self.shared.set_member(me, roles.clone());
                 let event = Event::MemberRoles {
                     guild_id: self.state.guild.id,
@@ -144,6 +152,7 @@ impl GuildActor {
                     roles,
                 };
                 self.to_viewers(&mut d, caller, None, event);
+                self.announce_visibility(&mut d, caller, before, Some(me));
                 Reply::Done
             }
             other => {
