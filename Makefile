@@ -12,6 +12,7 @@ run:
 	$(CARGO) run --release -- serve --config $(CONFIG)
 
 test:
+	scripts/install-test-deps
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
