@@ -7,6 +7,8 @@
 //! - `GET /metrics`: the same in Prometheus text format.
 //! - `POST /admin/backup`: a backup file of the whole store (what
 //!   `switchboard backup` fetches while the server runs).
+//! - `/admin/users...`: account administration while the server runs (what
+//!   `switchboard user ...` uses then); see `users`.
 //! - `GET /admin/`: the dashboard page (static; its script asks for the
 //!   token and calls the routes above and `GET /admin/activity`).
 
@@ -144,6 +146,9 @@ macro_rules! guarded {
         }
     };
 }
+
+// After the macro: the routes in it use `guarded!`.
+mod users;
 
 async fn health(req: HttpRequest, state: web::Data<Arc<AdminState>>) -> HttpResponse {
     guarded!(req, state);
@@ -484,4 +489,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/stats", web::get().to(stats))
         .route("/metrics", web::get().to(metrics));
     dashboard::configure(cfg);
+    users::configure(cfg);
 }

@@ -49,9 +49,15 @@ enum Command {
     /// Serve every configured listener (the default).
     Serve,
     /// Account administration: create, list, ban, unban, reset-password.
-    /// Run it with the server stopped.
-    #[command(subcommand)]
-    User(UserCommand),
+    /// With the server stopped it works on the store; while the server runs,
+    /// through its admin endpoint (a ban or a password reset then also
+    /// closes the account's live connections).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+        #[command(flatten)]
+        admin: cli::admin_client::AdminArgs,
+    },
     /// V0 dialect tools.
     #[command(subcommand)]
     V0(V0Command),
@@ -64,14 +70,8 @@ enum Command {
     Backup {
         /// The backup file to write (replaced if it exists).
         file: PathBuf,
-        /// Admin token of the running server, when the config's
-        /// `[admin] token` is empty.
-        #[arg(long)]
-        token: Option<String>,
-        /// Address of the running server's admin listener, when it is not
-        /// the config's `listeners.admin` (e.g. that binds port 0).
-        #[arg(long)]
-        admin: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        admin: cli::admin_client::AdminArgs,
     },
     /// Restore a backup into the configured data directory, which must be
     /// empty or missing. The file is verified before anything is written.
@@ -166,18 +166,19 @@ fn main() -> ExitCode {
         Command::Federation(FederationCommand::Key) => {
             print_line(cli::offline::federation_key(&config))
         }
-        Command::User(cmd) => print_line(match cmd {
-            UserCommand::Create { name, display_name } => {
-                cli::users::create(&config, &name, display_name.as_deref())
-            }
-            UserCommand::List => cli::users::list(&config),
-            UserCommand::Ban { name } => cli::users::set_banned(&config, &name, true),
-            UserCommand::Unban { name } => cli::users::set_banned(&config, &name, false),
-            UserCommand::ResetPassword { name } => cli::users::reset_password(&config, &name),
-        }),
-        Command::Backup { file, token, admin } => {
-            print_line(cli::backup::backup(&config, &file, token.as_deref(), admin))
+        Command::User { command, admin } => {
+            let users = cli::users::Users::new(&config, &admin);
+            print_line(match command {
+                UserCommand::Create { name, display_name } => {
+                    users.create(&name, display_name.as_deref())
+                }
+                UserCommand::List => users.list(),
+                UserCommand::Ban { name } => users.set_banned(&name, true),
+                UserCommand::Unban { name } => users.set_banned(&name, false),
+                UserCommand::ResetPassword { name } => users.reset_password(&name),
+            })
         }
+        Command::Backup { file, admin } => print_line(cli::backup::backup(&config, &file, &admin)),
         Command::Restore { file, force } => print_line(cli::backup::restore(&config, &file, force)),
         Command::CheckConfig => ExitCode::SUCCESS,
         Command::Serve => {

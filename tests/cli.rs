@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{TestServer, PASSWORD};
+use common::{Jam, Oc, TestServer, PASSWORD};
 use serde_json::json;
 
 /// Runs the binary with `args`, `stdin` piped in, and `env` set.
@@ -141,13 +141,10 @@ async fn user_create_list_and_bad_input() {
     server.restart();
     let (status, body) = login(&server, "alice", PASSWORD).await;
     assert_eq!(status, 200, "the CLI's account logs in: {body}");
-    // While the server runs, the store is locked: the CLI says what to do.
+    // While the server runs, the store is locked and the CLI needs the
+    // admin address, which this config leaves to the OS: it says so.
     let out = run(&config, &["user", "list"], "", &[]);
-    assert!(
-        failed(&out).contains("stop the server first"),
-        "{}",
-        failed(&out)
-    );
+    assert!(failed(&out).contains("pass --admin"), "{}", failed(&out));
 }
 
 #[tokio::test]
@@ -216,6 +213,93 @@ async fn ban_unban_and_reset_password() {
         .rest("GET", "/api/users/@me", Some(&token), None)
         .await;
     assert_eq!(status, 401);
+}
+
+/// While the server runs (it holds the store), `user` goes through the
+/// admin endpoint: an account is created and listed, banned — its JAM and
+/// OriginChats connections are closed with their dialects' signals and it
+/// cannot log in — then unbanned and given a new password.
+#[tokio::test]
+async fn user_commands_reach_a_running_server() {
+    let server = TestServer::start();
+    let config = server.config_path();
+    let admin = server.admin.to_string();
+    let user = |args: &[&str], stdin: &str| {
+        let mut all = vec!["user"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--admin", &admin]);
+        run(&config, &all, stdin, &[])
+    };
+    let first = "first password of dave";
+    let said = ok(&user(&["create", "dave"], &format!("{first}\n")));
+    assert!(said.contains("created dave"), "{said}");
+    let said = failed(&user(&["create", "dave"], "another password\n"));
+    assert!(said.contains("409"), "a taken name is refused: {said}");
+    let list = ok(&user(&["list"], ""));
+    assert!(
+        list.lines()
+            .any(|l| l.contains("dave") && l.trim_end().ends_with("no")),
+        "{list}"
+    );
+
+    let mut jam = Jam::login(&server, "dave", first).await;
+    let mut oc = Oc::login(&server, "dave", first).await;
+    let said = ok(&user(&["ban", "dave"], ""));
+    assert!(
+        said.contains("banned dave") && said.contains("2 live connection(s) closed"),
+        "{said}"
+    );
+    assert_eq!(
+        jam.expect_close().await,
+        (4004, "This account is banned".to_string())
+    );
+    let bye = oc.recv_until("disconnect").await;
+    assert_eq!(
+        bye["reason"], "Access denied: You are banned from this server",
+        "{bye}"
+    );
+    let (status, body) = login(&server, "dave", first).await;
+    assert_eq!(status, 403, "{body}");
+    let list = ok(&user(&["list"], ""));
+    assert!(
+        list.lines()
+            .any(|l| l.contains("dave") && l.trim_end().ends_with("yes")),
+        "{list}"
+    );
+
+    assert!(ok(&user(&["unban", "dave"], "")).contains("unbanned dave"));
+    let second = "second password of dave";
+    let said = ok(&user(&["reset-password", "dave"], &format!("{second}\n")));
+    assert!(said.contains("password of dave reset"), "{said}");
+    let (status, _) = login(&server, "dave", first).await;
+    assert_eq!(status, 401, "the old password no longer works");
+    let (status, body) = login(&server, "dave", second).await;
+    assert_eq!(status, 200, "{body}");
+
+    let said = failed(&user(&["ban", "nobody"], ""));
+    assert!(said.contains("no account named \"nobody\""), "{said}");
+    let said = failed(&user(&["list", "--token", "not-the-token"], ""));
+    assert!(said.contains("Wrong admin token"), "{said}");
+    // The routes themselves: no token, no ban, nothing changed.
+    let body = br#"{}"#;
+    for (method, path) in [
+        ("GET", "/admin/users"),
+        ("POST", "/admin/users"),
+        ("POST", "/admin/users/dave/ban"),
+        ("POST", "/admin/users/dave/password"),
+    ] {
+        let res = common::http_request(
+            server.admin,
+            method,
+            path,
+            &[("Content-Type", "application/json")],
+            body,
+        )
+        .await;
+        assert_eq!(res.status, 401, "{method} {path}: {}", res.text());
+    }
+    let (status, body) = login(&server, "dave", second).await;
+    assert_eq!(status, 200, "still not banned, same password: {body}");
 }
 
 /// Sign-ins that prove identity elsewhere (here a NYNJA SMS code) still end

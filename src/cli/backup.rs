@@ -4,7 +4,6 @@
 //! endpoint) and moves directories into place.
 
 use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use switchboard_actors::store::backup::{self as format, BackupHeader, Progress};
 use switchboard_actors::store::Store;
 use switchboard_protocols::time::now_ms;
 
+use super::admin_client::{AdminArgs, AdminTarget};
 use crate::config::Config;
 
 /// The data-directory files a backup carries beside the trees: without the
@@ -62,12 +62,7 @@ fn describe(h: &BackupHeader) -> String {
 }
 
 /// `switchboard backup <file>`.
-pub fn backup(
-    config: &Config,
-    file: &Path,
-    token: Option<&str>,
-    admin: Option<SocketAddr>,
-) -> anyhow::Result<String> {
+pub fn backup(config: &Config, file: &Path, admin: &AdminArgs) -> anyhow::Result<String> {
     let db = super::db_path(config);
     if !db.exists() {
         anyhow::bail!(
@@ -79,7 +74,7 @@ pub fn backup(
     let result = match super::open_store(config) {
         Ok(store) => backup_offline(config, &store, &tmp),
         // The running server holds the store: it takes the snapshot.
-        Err(_) if locked(config) => backup_online(config, &tmp, token, admin),
+        Err(_) if locked(config) => backup_online(config, &tmp, admin),
         Err(e) => Err(e),
     };
     let bytes = match result {
@@ -105,7 +100,7 @@ pub fn backup(
     ))
 }
 
-fn locked(config: &Config) -> bool {
+pub fn locked(config: &Config) -> bool {
     matches!(
         Store::open(&switchboard_actors::store::StoreConfig {
             path: super::db_path(config),
@@ -139,37 +134,10 @@ fn backup_offline(config: &Config, store: &Store, tmp: &Path) -> anyhow::Result<
     Ok(summary.bytes)
 }
 
-/// The admin listener as a client dials it: an unspecified bind address
-/// (0.0.0.0) is reached over loopback.
-fn admin_target(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
-        }
-        _ => addr,
-    }
-}
-
-fn backup_online(
-    config: &Config,
-    tmp: &Path,
-    token: Option<&str>,
-    admin: Option<SocketAddr>,
-) -> anyhow::Result<u64> {
-    let addr = admin
-        .or(config.listeners.admin)
-        .context("the server is running and has no admin listener: stop it to back up offline")?;
-    let token = token
-        .filter(|t| !t.is_empty())
-        .or(Some(config.admin.token.as_str()).filter(|t| !t.is_empty()))
-        .context(
-            "the server is running and the config's [admin] token is empty: pass --token \
-             (the admin token the server printed at first start)",
-        )?;
-    let url = format!("http://{}/admin/backup", admin_target(addr));
+fn backup_online(config: &Config, tmp: &Path, admin: &AdminArgs) -> anyhow::Result<u64> {
+    let target = AdminTarget::resolve(config, admin, "back up")?;
+    let url = format!("{}/admin/backup", target.base);
+    let token = target.token.as_str();
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
     );

@@ -3,6 +3,7 @@
 //! asks the running server through the admin endpoint when it holds the
 //! store.
 
+pub mod admin_client;
 pub mod backup;
 pub mod offline;
 pub mod users;

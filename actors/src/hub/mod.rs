@@ -16,7 +16,7 @@ mod mailbox;
 
 pub use mailbox::{Drained, InviteStep, NynjaOnline, Relay, Subscribe, MAILBOX_BATCH};
 
-use crate::session::handle::{Control, SessionHandle};
+use crate::session::handle::{Control, Revocation, SessionHandle};
 use crate::voice::UserGone;
 use crate::world::{Caller, Reply, World};
 
@@ -354,6 +354,23 @@ impl Handler<ShutdownAll> for Hub {
             c.do_send(Control::Shutdown);
         }
         self.connections.len()
+    }
+}
+
+/// Closes every session of one user (the operator banned the account or
+/// reset its password); answers how many there were.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct EndSessionsOf(pub Id, pub Revocation);
+
+impl Handler<EndSessionsOf> for Hub {
+    type Result = usize;
+    fn handle(&mut self, EndSessionsOf(user, why): EndSessionsOf, _: &mut Self::Context) -> usize {
+        let sessions = self.by_user.get(&user).map_or(&[][..], Vec::as_slice);
+        for s in sessions {
+            s.control.do_send(Control::Revoked(why));
+        }
+        sessions.len()
     }
 }
 

@@ -27,6 +27,26 @@ pub enum Control {
     SlowConsumer,
     /// The server is stopping: close with the dialect's going-away signal.
     Shutdown,
+    /// The operator banned the account or reset its password: close with
+    /// the dialect's authentication-failure signal (its tokens are already
+    /// revoked).
+    Revoked(Revocation),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Banned,
+    PasswordReset,
+}
+
+impl Revocation {
+    /// Why, for close frames and kick messages.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Revocation::Banned => "This account is banned",
+            Revocation::PasswordReset => "The password was reset: log in again",
+        }
+    }
 }
 
 #[derive(Clone)]

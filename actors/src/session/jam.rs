@@ -424,6 +424,7 @@ impl Handler<Control> for JamSession {
         match msg {
             Control::SlowConsumer => self.slow_consumer(ctx),
             Control::Shutdown => self.close(ctx, close::GOING_AWAY, "server going away"),
+            Control::Revoked(why) => self.close(ctx, close::AUTHENTICATION_FAILED, why.reason()),
         }
     }
 }

@@ -215,6 +215,10 @@ impl Handler<Control> for ChatnetSession {
                 self.out.close(1001, "server going away");
                 c.stop();
             }
+            Control::Revoked(why) => {
+                self.out.close(1008, why.reason());
+                c.stop();
+            }
         }
     }
 }

@@ -61,6 +61,8 @@ enum Ending {
     GoingAway,
     /// The peer stopped reading: what is queued is dropped, not waited on.
     SlowConsumer,
+    /// The account was banned, or its password reset, while connected.
+    Revoked,
 }
 
 /// Where the bytes go: a TCP socket, or binary WebSocket frames (`/mqtt`).
@@ -79,8 +81,8 @@ impl MqttOut {
 
     /// Ends the connection. MQTT 3.1.1 has no server-to-client goodbye,
     /// so over TCP the end of the stream is the signal; over WebSocket the
-    /// close frame says why (1000, 1001 going away, 4010 slow consumer, as
-    /// the other WebSocket dialects).
+    /// close frame says why (1000, 1001 going away, 4010 slow consumer,
+    /// 1008 revoked, as the other WebSocket dialects).
     fn close(&mut self, how: Ending) {
         match (self, how) {
             (MqttOut::Tcp(t), Ending::SlowConsumer) => t.close_now(),
@@ -88,6 +90,7 @@ impl MqttOut {
             (MqttOut::Ws(w), Ending::Normal) => w.close(1000, ""),
             (MqttOut::Ws(w), Ending::GoingAway) => w.close(1001, "server going away"),
             (MqttOut::Ws(w), Ending::SlowConsumer) => w.close_now(4010, "slow consumer"),
+            (MqttOut::Ws(w), Ending::Revoked) => w.close(1008, "session revoked"),
         }
     }
 
@@ -590,6 +593,7 @@ impl Handler<Control> for MqttSession {
         match msg {
             Control::SlowConsumer => self.end(c, Ending::SlowConsumer, "slow consumer"),
             Control::Shutdown => self.end(c, Ending::GoingAway, "server going away"),
+            Control::Revoked(why) => self.end(c, Ending::Revoked, why.reason()),
         }
     }
 }

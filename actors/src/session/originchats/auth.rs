@@ -179,7 +179,7 @@ async fn sign_in(
             let (user, created) = rotur_account(&world, &rotur_id, &name)
                 .await
                 .map_err(|_| s::AUTH_FAILED.to_string())?;
-            let token = accounts::issue_token(&world, &user).map_err(|e| e.message)?;
+            let token = token_for(&world, &user)?;
             Ok((user, token, created))
         }
         "register" => {
@@ -220,8 +220,7 @@ async fn sign_in(
             let user = world
                 .user(user.id)
                 .map_err(|_| s::AUTH_FAILED.to_string())?;
-            let token =
-                accounts::issue_token(&world, &user).map_err(|_| s::AUTH_FAILED.to_string())?;
+            let token = token_for(&world, &user)?;
             world
                 .store
                 .commit()
@@ -230,6 +229,15 @@ async fn sign_in(
             Ok((user, token, false))
         }
     }
+}
+
+/// A session token, or the reply string: a server-wide ban (the only
+/// reason `issue_token` refuses) reads as the reference's ban wording.
+fn token_for(world: &World, user: &User) -> Result<String, String> {
+    accounts::issue_token(world, user).map_err(|e| match e.kind {
+        ErrorKind::AuthFailed => s::BANNED.to_string(),
+        _ => s::AUTH_FAILED.to_string(),
+    })
 }
 
 impl OcSession {

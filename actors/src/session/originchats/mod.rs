@@ -48,7 +48,7 @@ use tracing::debug;
 use crate::admission::ConnectionSlot;
 use crate::guild::GuildShared;
 use crate::hub::Attach;
-use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
+use crate::session::handle::{Control, Deliver, Revocation, SessionHandle, Wake};
 use crate::session::ready::go_offline;
 use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::session::{conn_span, start_in_span};
@@ -401,6 +401,17 @@ impl Handler<Control> for OcSession {
                 let bye = frame::reply("disconnect", [("reason", json!("Server shutting down"))]);
                 self.send(c, &bye, None);
                 self.out.close(1001, "server going away");
+                c.stop();
+            }
+            // The reference's server-initiated kick, with its ban wording.
+            Control::Revoked(why) => {
+                let reason = match why {
+                    Revocation::Banned => oc::strings::BANNED,
+                    Revocation::PasswordReset => why.reason(),
+                };
+                let bye = frame::reply("disconnect", [("reason", json!(reason))]);
+                self.send(c, &bye, None);
+                self.out.close(1008, why.reason());
                 c.stop();
             }
         }

@@ -314,6 +314,7 @@ impl Handler<Control> for V0Session {
         match msg {
             Control::SlowConsumer => self.slow_consumer(c, "mailbox full"),
             Control::Shutdown => self.close(c, "server going away"),
+            Control::Revoked(why) => self.close(c, why.reason()),
         }
     }
 }
