@@ -302,6 +302,56 @@ async fn user_commands_reach_a_running_server() {
     assert_eq!(status, 200, "still not banned, same password: {body}");
 }
 
+/// A ban on the running server closes the account's connections in the
+/// other dialects too: V0 and MQTT over TCP lose the connection, chat-network
+/// gets close 1008.
+#[tokio::test]
+async fn a_ban_closes_v0_chatnet_and_mqtt_connections() {
+    let server = TestServer::with_config(common::NYNJA_FIXED);
+    let (mut v0, token) = common::V0::register(&server, "erin").await;
+    let mut cn = common::Cn::signin(&server, "erin").await;
+    let id = v0.id.clone();
+    let mut ny = common::Ny::connect(&server, &format!("emqttd_{id}"), Some(&token)).await;
+    // The MQTT session is attached once its login has been answered.
+    ny.send(&switchboard_protocols::etf::Term::record(
+        "Profile",
+        [
+            switchboard_protocols::etf::Term::bin("erin"),
+            switchboard_protocols::etf::Term::nil(),
+            switchboard_protocols::etf::Term::nil(),
+            switchboard_protocols::etf::Term::nil(),
+            switchboard_protocols::etf::Term::nil(),
+            switchboard_protocols::etf::Term::Int(0),
+            switchboard_protocols::etf::Term::Int(0),
+            switchboard_protocols::etf::Term::nil(),
+            switchboard_protocols::etf::Term::atom("get"),
+        ],
+    ))
+    .await;
+    ny.recv().await;
+
+    let admin = server.admin.to_string();
+    let said = ok(&run(
+        &server.config_path(),
+        &["user", "ban", "erin", "--admin", &admin],
+        "",
+        &[],
+    ));
+    assert!(said.contains("3 live connection(s) closed"), "{said}");
+    v0.expect_closed().await;
+    ny.expect_disconnected().await;
+    loop {
+        match cn.next_incoming().await {
+            common::Incoming::Json(_) => continue,
+            common::Incoming::Close(close) => {
+                assert_eq!(close.map(|c| c.0), Some(1008));
+                break;
+            }
+            other => panic!("chat-network: expected close 1008, got {other:?}"),
+        }
+    }
+}
+
 /// Sign-ins that prove identity elsewhere (here a NYNJA SMS code) still end
 /// in a token, and a banned account gets none.
 #[tokio::test]
