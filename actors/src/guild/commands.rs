@@ -250,7 +250,7 @@ impl GuildActor {
                 // show it to others: they hear a delete or a create.
                 let kept = self.announce_visibility(&mut d, &caller, before, None);
                 let env = caller.envelope(Event::ChannelUpdate(updated.clone()));
-                for s in kept.get(&updated.id).into_iter().flatten() {
+                for s in kept.get(&updated.id).into_iter().flat_map(|m| m.values()) {
                     d.push(s, &env);
                 }
                 Reply::Channel(updated)

@@ -8,7 +8,7 @@
 //! open, or never show one they just got. Threads are left out: they follow
 //! their forum and only dialects that list threads on request see them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use switchboard_protocols::event::Event;
 use switchboard_protocols::model::Channel;
@@ -18,11 +18,9 @@ use super::{Deliveries, GuildActor};
 use crate::session::handle::SessionHandle;
 use crate::world::Caller;
 
-/// For each listed channel, the ids of the online sessions that may view
-/// it (ids, not handles: a role change in a big guild snapshots every
-/// channel times every session).
+/// For each listed channel, the online sessions that may view it.
 pub(super) struct Visibility {
-    seen: HashMap<Id, HashSet<u64>>,
+    seen: HashMap<Id, HashMap<u64, SessionHandle>>,
 }
 
 impl GuildActor {
@@ -42,10 +40,10 @@ impl GuildActor {
         let seen = channels
             .iter()
             .map(|c| {
-                let mut viewers = HashSet::new();
+                let mut viewers = HashMap::new();
                 self.shared.for_each_viewer(Some(c), |s| {
                     if only.is_none_or(|u| u == s.user_id) {
-                        viewers.insert(s.id);
+                        viewers.insert(s.id, s.clone());
                     }
                     true
                 });
@@ -64,24 +62,17 @@ impl GuildActor {
         caller: &Caller,
         before: Visibility,
         only: Option<Id>,
-    ) -> HashMap<Id, Vec<SessionHandle>> {
+    ) -> HashMap<Id, HashMap<u64, SessionHandle>> {
         let mut kept = HashMap::new();
-        // Handles of sessions that lost a channel, fetched once if needed.
-        let mut online: Option<HashMap<u64, SessionHandle>> = None;
         for (channel_id, was) in before.seen {
             let Some(channel) = self.state.channels.get(&channel_id) else {
                 continue;
             };
-            let mut now = HashMap::new();
-            self.shared.for_each_viewer(Some(channel), |s| {
-                if only.is_none_or(|u| u == s.user_id) {
-                    now.insert(s.id, s.clone());
-                }
-                true
-            });
+            let now = self.visibility_of(&[channel], only).seen;
+            let mut now = now.into_values().next().unwrap_or_default();
             let mut create = None;
             for (id, s) in &now {
-                if !was.contains(id) {
+                if !was.contains_key(id) {
                     let env = create.get_or_insert_with(|| {
                         caller.envelope(Event::ChannelCreate(channel.clone()))
                     });
@@ -89,30 +80,19 @@ impl GuildActor {
                 }
             }
             let mut delete = None;
-            for id in was.iter().filter(|id| !now.contains_key(id)) {
-                let online = online.get_or_insert_with(|| {
-                    self.shared
-                        .all_sessions()
-                        .into_iter()
-                        .map(|s| (s.id, s))
-                        .collect()
-                });
-                // A session that went offline meanwhile needs no news.
-                let Some(s) = online.get(id) else { continue };
-                let env = delete.get_or_insert_with(|| {
-                    caller.envelope(Event::ChannelDelete {
-                        id: channel.id,
-                        guild_id: channel.guild_id,
-                    })
-                });
-                d.push(s, env);
+            for (id, s) in &was {
+                if !now.contains_key(id) {
+                    let env = delete.get_or_insert_with(|| {
+                        caller.envelope(Event::ChannelDelete {
+                            id: channel.id,
+                            guild_id: channel.guild_id,
+                        })
+                    });
+                    d.push(s, env);
+                }
             }
-            let both: Vec<SessionHandle> = now
-                .into_iter()
-                .filter(|(id, _)| was.contains(id))
-                .map(|(_, s)| s)
-                .collect();
-            kept.insert(channel_id, both);
+            now.retain(|id, _| was.contains_key(id));
+            kept.insert(channel_id, now);
         }
         kept
     }
