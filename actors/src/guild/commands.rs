@@ -244,15 +244,13 @@ impl GuildActor {
             Command::UpdateChannel { channel_id, patch } => {
                 let channel = self.listed_channel(channel_id)?.clone();
                 self.require_in(me, &channel, perm::MANAGE_CHANNELS)?;
-                let before = self.visibility_of(&[&channel], None);
                 let updated = self.patch_channel(channel, patch)?;
-                // New overwrites may hide the channel from some members or
-                // show it to others: they hear a delete or a create.
-                let kept = self.announce_visibility(&mut d, &caller, before, None);
-                let env = caller.envelope(Event::ChannelUpdate(updated.clone()));
-                for s in kept.get(&updated.id).into_iter().flat_map(|m| m.values()) {
-                    d.push(s, &env);
-                }
+                self.to_viewers(
+                    &mut d,
+                    &caller,
+                    Some(&updated),
+                    Event::ChannelUpdate(updated.clone()),
+                );
                 Reply::Channel(updated)
             }
             Command::DeleteChannel { channel_id } => {

@@ -7,7 +7,6 @@ mod moderation;
 mod roles;
 mod shared;
 mod threads;
-mod visibility;
 
 use std::collections::HashMap;
 use std::sync::Arc;

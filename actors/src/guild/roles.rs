@@ -43,10 +43,8 @@ impl GuildActor {
             }
             Command::UpdateRole { role_id, patch } => {
                 self.require(me, perm::MANAGE_ROLES)?;
-                let before = self.visibility(None);
                 let role = self.patch_role(me, role_id, patch)?;
                 self.to_viewers(&mut d, caller, None, Event::GuildRoles(self.state.header()));
-                self.announce_visibility(&mut d, caller, before, None);
                 Reply::Role(role)
             }
             Command::DeleteRole { role_id } => {
@@ -56,11 +54,9 @@ impl GuildActor {
                         "The @everyone role cannot be deleted",
                     ));
                 }
-                if !self.state.roles.contains_key(&role_id) {
+                if self.state.roles.remove(&role_id).is_none() {
                     return Err(GatewayError::not_found("Unknown role"));
                 }
-                let before = self.visibility(None);
-                self.state.roles.remove(&role_id);
                 self.world.store.delete_role(role_id)?;
                 for member in self.state.members.values_mut() {
                     if member.roles.contains(&role_id) {
@@ -71,7 +67,6 @@ impl GuildActor {
                 }
                 self.shared.set_roles(&self.state.roles);
                 self.to_viewers(&mut d, caller, None, Event::GuildRoles(self.state.header()));
-                self.announce_visibility(&mut d, caller, before, None);
                 Reply::Done
             }
             Command::SetMemberRoles { user_id, roles, .. } => {
@@ -102,7 +97,6 @@ impl GuildActor {
                 roles.dedup();
                 member.roles = roles.clone();
                 self.world.store.put_member(member)?;
-                let before = self.visibility(Some(user_id));
                 self.shared.set_member(user_id, roles.clone());
                 let event = Event::MemberRoles {
                     guild_id: self.state.guild.id,
@@ -110,7 +104,6 @@ impl GuildActor {
                     roles,
                 };
                 self.to_viewers(&mut d, caller, None, event);
-                self.announce_visibility(&mut d, caller, before, Some(user_id));
                 Reply::Done
             }
             Command::SelfRole { role_id, add, .. } => {
@@ -144,7 +137,6 @@ impl GuildActor {
                 }
                 let roles = member.roles.clone();
                 self.world.store.put_member(member)?;
-                let before = self.visibility(Some(me));
                 self.shared.set_member(me, roles.clone());
                 let event = Event::MemberRoles {
                     guild_id: self.state.guild.id,
@@ -152,7 +144,6 @@ impl GuildActor {
                     roles,
                 };
                 self.to_viewers(&mut d, caller, None, event);
-                self.announce_visibility(&mut d, caller, before, Some(me));
                 Reply::Done
             }
             other => {
