@@ -119,8 +119,9 @@ fn unsafe_file_names_are_corrupt() {
 fn snapshot_is_consistent_under_concurrent_writes() {
     let (dir, s) = open_tmp();
     let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (s, stop) = (s.clone(), stop.clone());
+        let (s, stop, started) = (s.clone(), stop.clone(), started.clone());
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) && n < 100_000 {
@@ -128,10 +129,16 @@ fn snapshot_is_consistent_under_concurrent_writes() {
                 s.create_user(&user(1000 + n, &format!("u{n}")), None)
                     .unwrap();
                 s.put_message(&message(20, 1000 + n, 1)).unwrap();
+                started.store(true, Ordering::Release);
             }
             n
         })
     };
+    // The backups must overlap the writes: wait for the first one (on a
+    // busy machine the thread may not have run before three backups end).
+    while !started.load(Ordering::Acquire) && !writer.is_finished() {
+        std::thread::yield_now();
+    }
     let path = dir.path().join("b.swb");
     let mut summaries = Vec::new();
     for _ in 0..3 {
