@@ -6,30 +6,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{Jam, TestServer, ADMIN_TOKEN, PASSWORD};
+use common::{cli_ok as ok, Jam, TestServer, ADMIN_TOKEN, PASSWORD};
 use serde_json::json;
 
 fn cli(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run the cli")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "the command failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::run_cli(config, args, "", &[])
 }
 
 fn refused(out: &Output, want: &str) {

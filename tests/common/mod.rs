@@ -23,6 +23,9 @@ pub use v0::*;
 mod nynja;
 #[allow(unused_imports)]
 pub use nynja::*;
+mod cli;
+#[allow(unused_imports)]
+pub use cli::*;
 pub mod federation;
 mod raw;
 #[allow(unused_imports)]
