@@ -9,6 +9,7 @@
 //! → {'Message',[],chain,{p2p,A,B},[],[],MsgId,From,To,Ms,[Desc],...,[]}  ← {'Ack','Message',MsgId}, p2p/A/B
 //! ```
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -45,10 +46,14 @@ impl MqttSession {
         let world = self.world.clone();
         let ctx = self.ctx.clone();
         let session = self.id;
+        // Registration limits count per client address.
+        let peer = self.peer.ip();
         let fut = async move {
             match user {
-                None => auth(&world, &ctx, None, &request).await,
-                Some(u) if request.name == "Auth" => auth(&world, &ctx, Some(u), &request).await,
+                None => auth(&world, &ctx, peer, None, &request).await,
+                Some(u) if request.name == "Auth" => {
+                    auth(&world, &ctx, peer, Some(u), &request).await
+                }
                 Some(u) => {
                     let caller = Caller {
                         user: u,
@@ -108,18 +113,24 @@ fn ses(world: &World, user: &User) -> String {
     format!("ses/{}", phone_of(world, user))
 }
 
-/// A phone in an Auth record: a binary, or `{fake, Binary}`.
+/// A phone in an Auth record: a binary, or `{fake, Binary}`, of at most
+/// [`ny::MAX_PHONE_LEN`] bytes.
 fn auth_phone(r: &Request) -> Option<String> {
-    match r.field(3) {
+    let phone = match r.field(3) {
         Term::Binary(b) => Some(String::from_utf8_lossy(b).into_owned()),
         Term::Tuple(t) if t.len() == 2 && t[0].as_atom() == Some("fake") => t[1].as_text(),
         _ => None,
-    }
+    };
+    phone.filter(|p| p.len() <= ny::MAX_PHONE_LEN)
 }
 
+/// `Auth`. `reg` while a code is pending sends the same code again, as
+/// `resend`; codes per phone and wrong codes per phone and per address are
+/// limited (see [`NynjaContext::verify`]).
 async fn auth(
     world: &Arc<World>,
     ctx: &NynjaContext,
+    peer: IpAddr,
     me: Option<Arc<User>>,
     r: &Request,
 ) -> Replies {
@@ -129,14 +140,16 @@ async fn auth(
             let Some(phone) = auth_phone(r).filter(|p| !p.is_empty()) else {
                 return invalid();
             };
-            ctx.register(&phone);
+            if let Err(e) = ctx.register(&phone) {
+                return vec![nynja::io_error(e.atom())];
+            }
             vec![nynja::io_ok("sms_sent", Term::bin(""))]
         }
         Some("verify") => {
             let (Some(phone), Ok(Some(code))) = (auth_phone(r), r.text(6)) else {
                 return invalid();
             };
-            if let Err(e) = ctx.verify(&phone, &code) {
+            if let Err(e) = ctx.verify(&phone, &code, peer) {
                 return vec![nynja::io_error(e.atom())];
             }
             let user = match ny::user_of_phone(world, &phone).and_then(|id| world.user(id).ok()) {
