@@ -5,15 +5,16 @@
 //! closes (bounded): closing a socket with unread input makes the kernel
 //! send a reset, which can destroy the refusal before the client reads it.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
-use actix_codec::Framed;
 use actix_http::ws;
 use actix_rt::net::TcpStream;
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 
 use switchboard_actors::admission::{ConnectionSlot, TooManyConnections};
+use switchboard_actors::session::ws::WsFramed;
 use switchboard_actors::World;
 use switchboard_protocols::jam::codes::{self, close, JamError};
 use switchboard_protocols::jam::frame as jam_frame;
@@ -39,7 +40,7 @@ pub enum WsDialect {
 /// - chat-network: `{"type":"error","resp_code":8,"reason":...}`, then 1008;
 /// - MQTT: CONNACK 3 (server unavailable) after the client's CONNECT,
 ///   then close 1008.
-pub async fn refuse_ws(mut framed: Framed<TcpStream, ws::Codec>, dialect: WsDialect) {
+pub async fn refuse_ws(mut framed: WsFramed, dialect: WsDialect) {
     let msg = TooManyConnections::MESSAGE;
     let (first, code) = match dialect {
         WsDialect::Jam => {
@@ -103,6 +104,44 @@ pub fn admit_tcp(
             Err(stream)
         }
     }
+}
+
+/// An HTTP connection's place in `limits.connections_per_ip`, taken when
+/// the connection opens (REST and WebSocket alike) and given back when it
+/// closes. Empty when the address was over its limit (every request on
+/// the connection is refused, [`over_limit`]) or once a WebSocket upgrade
+/// handed the place to its session.
+pub struct HttpSlot {
+    slot: RefCell<Option<ConnectionSlot>>,
+    refused: bool,
+}
+
+impl HttpSlot {
+    /// The place, for the session a WebSocket upgrade starts; `None` when
+    /// the connection was refused at the door.
+    pub fn take(&self) -> Option<ConnectionSlot> {
+        self.slot.borrow_mut().take()
+    }
+}
+
+/// `on_connect_ext` of the HTTP listeners: counts the connection.
+pub fn count_http(world: &World, io: &TcpStream, ext: &mut actix_http::Extensions) {
+    let peer = io
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let slot = world.admission.connect(peer.ip()).ok();
+    if slot.is_none() {
+        world.metrics.connection_refused();
+    }
+    ext.insert(HttpSlot {
+        refused: slot.is_none(),
+        slot: RefCell::new(slot),
+    });
+}
+
+/// Whether the request came on a connection refused at the door.
+pub fn over_limit(req: &actix_web::HttpRequest) -> bool {
+    req.conn_data::<HttpSlot>().is_some_and(|s| s.refused)
 }
 
 /// 1008 "policy violation": the generic code for a refused connection.

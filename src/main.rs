@@ -138,7 +138,26 @@ enum V0Command {
     },
 }
 
+/// Big buffers (an Argon2id hash's 19 MiB, upload spools) are mapped for
+/// themselves and unmapped when freed. glibc starts that way but raises its
+/// threshold after the first such free, and from then on keeps freed big
+/// buffers in the arena of the thread that used them: bursts of logins
+/// left the server hundreds of MiB larger, never to shrink. A fixed
+/// threshold turns that adjustment off.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_big_frees_to_the_system() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called once,
+    // before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_big_frees_to_the_system() {}
+
 fn main() -> ExitCode {
+    return_big_frees_to_the_system();
     let cli = Cli::parse();
     if matches!(cli.command, Some(Command::CheckConfig)) {
         return match config::Config::load(&cli.config) {

@@ -250,7 +250,14 @@ pub async fn rate_limit(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<State>>().cloned();
     if let (Some(state), Some(peer)) = (state, req.peer_addr()) {
-        if let Err(e) = state.world.admit(peer.ip(), None) {
+        // A connection refused at the door (`limits.connections_per_ip`)
+        // counts as a request over the rate, and is closed after it.
+        let admitted = if crate::door::over_limit(req.request()) {
+            Err(switchboard_protocols::GatewayError::rate_limited(1000))
+        } else {
+            state.world.admit(peer.ip(), None)
+        };
+        if let Err(e) = admitted {
             let ms = match e.kind {
                 switchboard_protocols::ErrorKind::RateLimited { retry_after_ms } => retry_after_ms,
                 _ => 1000,
@@ -259,6 +266,11 @@ pub async fn rate_limit(
                 .insert_header(("Retry-After", ms.div_ceil(1000).to_string()))
                 .insert_header(("Access-Control-Allow-Origin", "*"))
                 .json(json!({"error": "Rate limit exceeded", "retry_after_ms": ms}));
+            let mut res = res;
+            if crate::door::over_limit(req.request()) {
+                res.head_mut()
+                    .set_connection_type(actix_web::http::ConnectionType::Close);
+            }
             return Ok(req.into_response(res).map_into_right_body());
         }
     }

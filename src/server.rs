@@ -81,6 +81,7 @@ pub(crate) fn world_config(config: &Config) -> WorldConfig {
         jam_heartbeat_ms: config.jam.heartbeat_interval_ms,
         zstd_level: config.storage.zstd_level,
         upload_bytes: config.limits.upload_bytes,
+        user_storage_bytes: config.limits.user_storage_bytes,
         admission: AdmissionLimits {
             connections_per_ip: config.limits.connections_per_ip,
             user_requests_per_second: config.limits.user_requests_per_second,
@@ -201,6 +202,10 @@ fn bind(name: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let signals = ShutdownSignals::register();
+    switchboard_actors::passwords::configure(
+        config.limits.password_hashes as usize,
+        config.limits.password_queue as usize,
+    );
     let data_dir = config.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
@@ -250,10 +255,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let body_limit = config.limits.request_body_bytes;
         builder = builder.listen("http", listener, move || {
             let app = App::new()
+                .wrap(middleware::from_fn(rest::refuse_over_limit))
                 .app_data(web::Data::new(w.clone()))
                 .configure(|cfg| rest::configure(cfg, body_limit))
                 .configure(federation_http::configure);
+            let counted = w.clone();
             HttpService::build()
+                .on_connect_ext(move |io, ext| door::count_http(&counted, io, ext))
                 .upgrade(upgrades(w.clone(), d.clone(), Listener::Main))
                 .finish(map_config(app, |_| AppConfig::default()))
                 .tcp()
@@ -267,7 +275,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let app = App::new()
                 .wrap(middleware::from_fn(originchats_http::rate_limit))
                 .configure(move |cfg| originchats_http::configure(cfg, w2, oc2));
+            let counted = w.clone();
             HttpService::build()
+                .on_connect_ext(move |io, ext| door::count_http(&counted, io, ext))
                 .upgrade(upgrades(w.clone(), d.clone(), Listener::OriginChats))
                 .finish(map_config(app, |_| AppConfig::default()))
                 .tcp()
@@ -279,7 +289,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         builder = builder.listen("chatnet", listener, move || {
             // Only the WebSocket: every plain HTTP request is a 404.
             let app = App::new();
+            let counted = w.clone();
             HttpService::build()
+                .on_connect_ext(move |io, ext| door::count_http(&counted, io, ext))
                 .upgrade(upgrades(w.clone(), d.clone(), Listener::Chatnet))
                 .finish(map_config(app, |_| AppConfig::default()))
                 .tcp()

@@ -18,6 +18,7 @@ use switchboard_actors::session::chatnet::{ChatnetConfig, ChatnetSession};
 use switchboard_actors::session::jam::JamSession;
 use switchboard_actors::session::mqtt::MqttSession;
 use switchboard_actors::session::originchats::{OcContext, OcSession};
+use switchboard_actors::session::ws_codec::LimitedCodec;
 use switchboard_actors::World;
 
 use crate::door::{self, WsDialect};
@@ -156,14 +157,22 @@ pub async fn upgrade(
         // (1009).
         _ => world.config.frame_bytes.saturating_mul(2).max(4096),
     };
-    let framed = framed.replace_codec(ws::Codec::new().max_size(max));
+    // The limit is checked when a frame's header arrives, never after its
+    // payload was buffered.
+    let framed = framed.replace_codec(LimitedCodec::new(max));
     let peer = req
         .peer_addr()
         .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-    let slot = match world.admission.connect(peer.ip()) {
-        Ok(slot) => slot,
-        Err(_) => {
+    // The connection took its place when it opened (`door::count_http`).
+    let slot = match req.conn_data::<door::HttpSlot>() {
+        Some(counted) => counted.take().ok_or(()),
+        None => world.admission.connect(peer.ip()).map_err(|_| {
             world.metrics.connection_refused();
+        }),
+    };
+    let slot = match slot {
+        Ok(slot) => slot,
+        Err(()) => {
             let dialect = match target {
                 Target::Jam => WsDialect::Jam,
                 Target::OriginChats(_) => WsDialect::OriginChats,

@@ -454,52 +454,86 @@ async fn an_election_with_three_clients() {
     }
 }
 
-/// A merge adds what the server lacks when two members vouch for it.
+/// A merge adds what the server lacks when two members vouch for it: the
+/// merging client's own message at once, another user's once that user
+/// confirmed it (`CH_MSG_CONFIRM` → `ACK_CH_MSG`).
 #[tokio::test]
 async fn merges_need_two_acks() {
     let server = TestServer::start();
     let (mut a, token) = V0::register(&server, "ann").await;
     let (mut b, _) = V0::register(&server, "ben").await;
     let general = general_id(&server, &token).await;
-    let entry = |id: &str, acks: Vec<String>| v0::HistoryEntry {
+    let entry = |id: &str, from: &str, acks: Vec<String>| v0::HistoryEntry {
         id: id.to_string(),
-        from: b.id.clone(),
+        from: from.to_string(),
         msg: Body::Text("said while the server was away".into()),
-        timestamp: unix_now() - 30,
+        timestamp: unix_now(),
         acks,
     };
     let lonely = ulid();
     a.send(&Inbound::ChMerge {
         id: general.clone(),
-        msg: vec![entry(&lonely, vec![a.id.clone()])],
+        msg: vec![entry(&lonely, &a.id, vec![a.id.clone()])],
     })
     .await;
     let e = a.recv_cmd("ERR").await;
     assert_eq!(e["cmd"], "CH_MERGE", "{e}");
-    let vouched = ulid();
+
+    // Ann's own message, vouched for by two: stored at once.
+    let own = ulid();
     let merge = Inbound::ChMerge {
         id: general.clone(),
-        msg: vec![entry(&vouched, vec![a.id.clone(), b.id.clone()])],
+        msg: vec![entry(&own, &a.id, vec![a.id.clone(), b.id.clone()])],
     };
     a.send(&merge).await;
     for x in [&mut a, &mut b] {
         assert_eq!(
             x.recv_cmd("CH_MSG").await,
-            json!({"id": general, "msg_id": vouched, "msg": "said while the server was away"})
+            json!({"id": general, "msg_id": own, "msg": "said while the server was away"})
         );
         x.recv_cmd("CH_MSG_COMMIT").await;
     }
     // Merging it again adds nothing.
     a.send(&merge).await;
     a.sync().await;
+
+    // Ben's message, merged by ann: held until ben confirms it.
+    let vouched = ulid();
+    a.send(&Inbound::ChMerge {
+        id: general.clone(),
+        msg: vec![entry(&vouched, &b.id, vec![a.id.clone(), b.id.clone()])],
+    })
+    .await;
+    assert_eq!(
+        b.recv_cmd("CH_MSG_CONFIRM").await,
+        json!({"id": general, "message": vouched})
+    );
+    b.send(&Inbound::AckChMsg {
+        id: vouched.clone(),
+    })
+    .await;
+    let ben = b.id.clone();
+    for x in [&mut a, &mut b] {
+        // The draft's relay of the ack comes first, then the message.
+        assert_eq!(
+            x.recv_cmd("CH_MSG_ACK").await,
+            json!({"id": vouched, "user": ben})
+        );
+        assert_eq!(
+            x.recv_cmd("CH_MSG").await,
+            json!({"id": general, "msg_id": vouched, "msg": "said while the server was away"})
+        );
+        x.recv_cmd("CH_MSG_COMMIT").await;
+    }
     b.send(&Inbound::ChPull {
         id: general.clone(),
         anchor: None,
     })
     .await;
     let all = b.recv_cmd("CH_APPEND").await;
-    assert_eq!(all["messages"].as_array().map(Vec::len), Some(1), "{all}");
-    assert_eq!(all["messages"][0]["from"], b.id.as_str());
+    assert_eq!(all["messages"].as_array().map(Vec::len), Some(2), "{all}");
+    assert_eq!(all["messages"][0]["from"], a.id.as_str());
+    assert_eq!(all["messages"][1]["from"], b.id.as_str());
 
     // The leader asks a co-signer to confirm.
     a.send(&Inbound::ChAckReq {

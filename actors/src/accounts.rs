@@ -2,11 +2,8 @@
 //! password login (Argon2id, off the actor threads), and session tokens
 //! (random, handed out once, stored only as SHA-256).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -22,49 +19,13 @@ use crate::world::World;
 
 const MAX_PASSWORD_BYTES: usize = 1024;
 
-fn argon2() -> Argon2<'static> {
-    // The profile's parameters: m = 19 MiB, t = 2, p = 1.
-    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
+pub use crate::passwords::hash_password;
+use crate::passwords::{check_password_hash, decoy_hash};
 
-/// Hashes on the blocking pool: Argon2id takes tens of milliseconds, which
-/// an actor thread must not spend.
-pub async fn hash_password(password: String) -> GatewayResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|_| GatewayError::internal("password hashing failed"))
-    })
-    .await
-    .map_err(|_| GatewayError::internal("password hashing failed"))?
-}
-
-pub async fn verify_password(phc: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&phc)
-            .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// A hash to verify against when the user does not exist, so that a
-/// failed login takes as long whether or not the name is taken.
-fn decoy_hash() -> String {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY
-        .get_or_init(|| {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(b"decoy password", &salt)
-                .map(|h| h.to_string())
-                .unwrap_or_default()
-        })
-        .clone()
+/// Whether `password` matches `phc`. Refused as rate limited when the
+/// password hashers' queue is full.
+pub async fn verify_password(phc: String, password: String) -> GatewayResult<bool> {
+    check_password_hash(phc, password).await
 }
 
 pub fn hash_token(token: &str) -> [u8; 32] {
@@ -130,6 +91,8 @@ pub fn issue_uuid_token(world: &World, user: &User) -> GatewayResult<String> {
 pub enum PasswordCheck {
     NoSuchUser,
     WrongPassword,
+    /// The password hashers' queue was full: try again later.
+    Busy,
 }
 
 /// Checks a username and password without issuing a token. Accounts with
@@ -139,13 +102,18 @@ pub async fn check_password(
     username: &str,
     password: &str,
 ) -> Result<Arc<User>, PasswordCheck> {
+    let busy = |_| PasswordCheck::Busy;
     let Ok(Some(user)) = world.store.user_by_name(username.trim()) else {
-        verify_password(decoy_hash(), password.to_string()).await;
+        verify_password(decoy_hash(), password.to_string())
+            .await
+            .map_err(busy)?;
         return Err(PasswordCheck::NoSuchUser);
     };
     let phc = world.store.password_hash(user.id).ok().flatten();
     let ok = match phc {
-        Some(phc) => verify_password(phc, password.to_string()).await,
+        Some(phc) => verify_password(phc, password.to_string())
+            .await
+            .map_err(busy)?,
         None => false,
     };
     // A banned account reads as a failed login: its owner already knows.
@@ -296,9 +264,9 @@ pub async fn login(
         None => None,
     };
     let ok = match phc {
-        Some(phc) => verify_password(phc, password.to_string()).await,
+        Some(phc) => verify_password(phc, password.to_string()).await?,
         None => {
-            verify_password(decoy_hash(), password.to_string()).await;
+            verify_password(decoy_hash(), password.to_string()).await?;
             false
         }
     };
@@ -336,8 +304,10 @@ mod tests {
         rt.block_on(async {
             let phc = hash_password("hunter2".into()).await.unwrap();
             assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-            assert!(verify_password(phc.clone(), "hunter2".into()).await);
-            assert!(!verify_password(phc, "hunter3".into()).await);
+            assert!(verify_password(phc.clone(), "hunter2".into())
+                .await
+                .unwrap());
+            assert!(!verify_password(phc, "hunter3".into()).await.unwrap());
         });
     }
 

@@ -14,6 +14,7 @@ pub mod guild;
 pub mod hub;
 pub mod metrics;
 pub mod nynja;
+pub mod passwords;
 pub mod sealed;
 pub mod session;
 pub mod store;

@@ -53,6 +53,8 @@ pub struct WorldConfig {
     pub zstd_level: i32,
     /// Biggest upload in bytes.
     pub upload_bytes: usize,
+    /// Upload bytes one user may keep stored (0: no limit).
+    pub user_storage_bytes: u64,
     pub default_guild: Option<DefaultGuild>,
     /// Peers, configured bridges and the inbound size limit.
     pub federation: FederationSettings,

@@ -170,6 +170,16 @@ table! {
         /// and deleted, and the client logs in again. 1..=315360000 (ten
         /// years); default 30 days.
         session_ttl_s: u64 = 30 * 24 * 3600,
+        /// Argon2id password hashes computed at once, 0..=64 (0: one per
+        /// core). Each holds 19 MiB while it runs.
+        password_hashes: u32 = 0,
+        /// Password hashes (logins, registrations) waiting for a hasher,
+        /// 0..=100000; past it a login is refused as rate limited in the
+        /// dialect's own shape.
+        password_queue: u32 = 32,
+        /// Bytes of uploads one user may keep stored (counted once per
+        /// upload, before deduplication), 0..=1099511627776 (0: no limit).
+        user_storage_bytes: u64 = GIB as u64,
     }
 }
 
@@ -452,7 +462,7 @@ impl Config {
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
         let rl = &self.originchats.rate_limiting;
-        let ranges: [(&str, u64, RangeInclusive<u64>); 22] = [
+        let ranges: [(&str, u64, RangeInclusive<u64>); 25] = [
             (
                 "v0.max_payload",
                 n(self.v0.max_payload),
@@ -523,6 +533,17 @@ impl Config {
                 "limits.ip_requests_per_second",
                 l.ip_requests_per_second.into(),
                 0..=1_000_000,
+            ),
+            ("limits.password_hashes", l.password_hashes.into(), 0..=64),
+            (
+                "limits.password_queue",
+                l.password_queue.into(),
+                0..=100_000,
+            ),
+            (
+                "limits.user_storage_bytes",
+                l.user_storage_bytes,
+                0..=1 << 40,
             ),
             ("storage.zstd_level", st.zstd_level.max(0) as u64, 1..=22),
             (

@@ -84,6 +84,28 @@ pub async fn rate_limit(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
+/// Refuses every request of a connection that found its address over
+/// `limits.connections_per_ip` when it opened: 429 `RATE_LIMITED` with
+/// `Retry-After`, and the connection closed after the answer.
+pub async fn refuse_over_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if crate::door::over_limit(req.request()) {
+        let e = switchboard_protocols::GatewayError::new(
+            switchboard_protocols::ErrorKind::RateLimited {
+                retry_after_ms: 1000,
+            },
+            switchboard_actors::admission::TooManyConnections::MESSAGE,
+        );
+        let mut res = ApiError(e).error_response();
+        res.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 /// A route whose other methods answer 405 with a JSON error body.
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(error::method_not_allowed))

@@ -298,6 +298,7 @@ impl ChannelActor {
                     )));
                 }
                 self.validate_content(&content, false, None, 0)?;
+                let created_at = merge_date(created_at, self.channel.id, author_id)?;
                 let message = Message {
                     id: self.world.ids.next(),
                     channel_id: self.channel.id,
@@ -310,7 +311,7 @@ impl ChannelActor {
                     reply_to: None,
                     reactions: Vec::new(),
                     pinned: false,
-                    created_at: created_at.min(now_ms()),
+                    created_at,
                     edited_at: None,
                     binary,
                     client_ref: Some(client_ref),
@@ -370,4 +371,35 @@ impl ChannelActor {
             }
         })
     }
+}
+
+/// How far ahead of the server's clock a merged message's date may be.
+const MERGE_SKEW_MS: i64 = 60_000;
+
+/// How old a merged message may be: merges bring back what was said while
+/// the server was out of reach, not a rewritten past.
+pub const MERGE_MAX_AGE_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The date a merged message is stored with, or why it is refused: never
+/// ahead of the server's clock (a small skew is brought back to now),
+/// never older than [`MERGE_MAX_AGE_MS`], never before its channel or its
+/// author existed.
+fn merge_date(created_at: i64, channel: Id, author: Id) -> GatewayResult<i64> {
+    let now = now_ms();
+    if created_at > now.saturating_add(MERGE_SKEW_MS) {
+        return Err(GatewayError::invalid(
+            "A merged message cannot be dated in the future",
+        ));
+    }
+    let floor = now
+        .saturating_sub(MERGE_MAX_AGE_MS)
+        .max(channel.timestamp_ms())
+        .max(author.timestamp_ms());
+    // V0 dates are whole seconds.
+    if created_at < floor - floor.rem_euclid(1000) {
+        return Err(GatewayError::invalid(
+            "A merged message cannot be dated before its channel, its author or the last 7 days",
+        ));
+    }
+    Ok(created_at.min(now))
 }

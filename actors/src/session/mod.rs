@@ -10,6 +10,7 @@ pub mod ready;
 pub mod tcp;
 pub mod v0;
 pub mod ws;
+pub mod ws_codec;
 
 use std::net::SocketAddr;
 

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_codec::Framed;
-use actix_http::ws::{CloseCode, CloseReason, Codec, Frame, Item, Message, ProtocolError};
+use actix_http::ws::{CloseCode, CloseReason, Frame, Item, Message, ProtocolError};
 use actix_rt::net::TcpStream;
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
@@ -24,7 +24,11 @@ use futures_util::SinkExt;
 use tokio::sync::Notify;
 use tokio::time::{timeout_at, Instant};
 
-pub type WsFramed = Framed<TcpStream, Codec>;
+use super::ws_codec::LimitedCodec;
+
+/// A session's socket: frames held to their limit at the header
+/// ([`LimitedCodec`]).
+pub type WsFramed = Framed<TcpStream, LimitedCodec>;
 
 /// How long a closing connection may take to get its last frames out.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);

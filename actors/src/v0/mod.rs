@@ -9,6 +9,7 @@
 //! of them elects.
 
 pub mod keys;
+pub mod merge;
 pub mod replay;
 
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ pub struct V0Hub {
     sessions: HashMap<Id, Vec<SessionHandle>>,
     leader: Option<Id>,
     election: Option<Election>,
+    /// `CH_MERGE`s of other users' messages waiting for their confirmations.
+    merges: merge::Merges,
 }
 
 impl V0Hub {
@@ -43,6 +46,7 @@ impl V0Hub {
             sessions: HashMap::new(),
             leader: None,
             election: None,
+            merges: merge::Merges::new(),
         }
     }
 
@@ -105,6 +109,9 @@ impl Actor for V0Hub {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(65_536);
+        ctx.run_interval(std::time::Duration::from_secs(1), |_, ctx| {
+            ctx.notify(merge::ExpireMerges)
+        });
     }
 }
 

@@ -225,7 +225,7 @@ impl Handler<Control> for ChatnetSession {
 
 /// The request rate spent (`limits.*_requests_per_second`): the dialect's
 /// one error shape, code 8 with a reason, plus the wait in milliseconds.
-fn rate_limited(e: &switchboard_protocols::GatewayError) -> Map<String, Value> {
+pub(super) fn rate_limited(e: &switchboard_protocols::GatewayError) -> Map<String, Value> {
     let ms = match e.kind {
         switchboard_protocols::ErrorKind::RateLimited { retry_after_ms } => retry_after_ms,
         _ => 1000,

@@ -155,6 +155,9 @@ async fn signup(world: &Arc<World>, req: &Request) -> Outcome {
             user
         }
         Err(e) if e.kind == ErrorKind::Conflict => return failed(code::USER_IN_USE),
+        Err(e) if matches!(e.kind, ErrorKind::RateLimited { .. }) => {
+            return Outcome::frame(super::rate_limited(&e))
+        }
         Err(e) => return Outcome::frame(chatnet::malformed(&e.message)),
     };
     let _ = world
@@ -174,6 +177,10 @@ async fn signin(world: &Arc<World>, req: &Request, reply_as: Kind) -> Outcome {
             let code = match why {
                 PasswordCheck::NoSuchUser => code::USER_NOT_IN_USE,
                 PasswordCheck::WrongPassword => code::INVALID_PASSWORD,
+                PasswordCheck::Busy => {
+                    let e = switchboard_protocols::GatewayError::rate_limited(1000);
+                    return Outcome::frame(super::rate_limited(&e));
+                }
             };
             Outcome::frame(chatnet::session_reply(reply_as, code, ""))
         }

@@ -63,6 +63,8 @@ enum Ending {
     SlowConsumer,
     /// The account was banned, or its password reset, while connected.
     Revoked,
+    /// A WebSocket frame over the packet limit (close 1009).
+    TooLarge,
 }
 
 /// Where the bytes go: a TCP socket, or binary WebSocket frames (`/mqtt`).
@@ -91,6 +93,7 @@ impl MqttOut {
             (MqttOut::Ws(w), Ending::GoingAway) => w.close(1001, "server going away"),
             (MqttOut::Ws(w), Ending::SlowConsumer) => w.close_now(4010, "slow consumer"),
             (MqttOut::Ws(w), Ending::Revoked) => w.close(1008, "session revoked"),
+            (MqttOut::Ws(w), Ending::TooLarge) => w.close_now(1009, "frame too large"),
         }
     }
 
@@ -519,8 +522,9 @@ impl StreamHandler<Result<Frame, ProtocolError>> for MqttSession {
         match assembler.receive(out, item) {
             Received::Binary(b) => self.feed(c, &b),
             Received::Nothing => {}
-            Received::Text(_) | Received::TooLarge => {
-                self.close(c, "MQTT travels in binary frames")
+            Received::Text(_) => self.close(c, "MQTT travels in binary frames"),
+            Received::TooLarge | Received::Closed { code: 1009, .. } => {
+                self.end(c, Ending::TooLarge, "frame too large")
             }
             Received::SlowConsumer => self.end(c, Ending::SlowConsumer, "slow consumer"),
             Received::Closed { .. } => self.close(c, "websocket closed"),

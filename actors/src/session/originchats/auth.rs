@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use switchboard_protocols::model::User;
 use switchboard_protocols::originchats::strings as s;
 use switchboard_protocols::originchats::{frame, Inbound};
-use switchboard_protocols::{ErrorKind, Id};
+use switchboard_protocols::{ErrorKind, GatewayError, Id};
 use tracing::warn;
 
 use super::{AuthMode, OcContext, OcSession};
@@ -155,7 +155,7 @@ async fn sign_in(
     ctx: Arc<OcContext>,
     key: String,
     req: Inbound,
-) -> Result<Signed, String> {
+) -> Result<Signed, Refusal> {
     let cmd = req.cmd.as_deref().unwrap_or_default();
     let mode = ctx.config.auth_mode;
     match cmd {
@@ -197,6 +197,7 @@ async fn sign_in(
             match accounts::register(&world, &name, password, None).await {
                 Ok((user, token)) => Ok((user, token, true)),
                 Err(e) if e.kind == ErrorKind::Conflict => Err(s::USERNAME_TAKEN.into()),
+                Err(e) if matches!(e.kind, ErrorKind::RateLimited { .. }) => Err(Refusal::Busy(e)),
                 Err(_) => Err("Registration failed".into()),
             }
         }
@@ -214,7 +215,10 @@ async fn sign_in(
             let Ok(Some(phc)) = world.store.password_hash(user.id) else {
                 return Err(s::ROTUR_ACCOUNT.into());
             };
-            if !accounts::verify_password(phc, password.to_string()).await {
+            if !accounts::verify_password(phc, password.to_string())
+                .await
+                .map_err(Refusal::Busy)?
+            {
                 return Err(s::INVALID_PASSWORD.into());
             }
             let user = world
@@ -228,6 +232,25 @@ async fn sign_in(
                 .map_err(|_| s::AUTH_FAILED.to_string())?;
             Ok((user, token, false))
         }
+    }
+}
+
+/// Why a sign-in failed: the reference's `auth_error` wording, or the
+/// password hashers' queue was full (answered with `rate_limit`).
+enum Refusal {
+    Denied(String),
+    Busy(GatewayError),
+}
+
+impl From<String> for Refusal {
+    fn from(s: String) -> Self {
+        Refusal::Denied(s)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(s: &str) -> Self {
+        Refusal::Denied(s.to_string())
     }
 }
 
@@ -265,7 +288,8 @@ impl OcSession {
             act.authenticating = false;
             match res {
                 Ok((user, token, created)) => act.admit(c, user, token, created),
-                Err(val) => act.send(c, &frame::auth_error(&val), None),
+                Err(Refusal::Denied(val)) => act.send(c, &frame::auth_error(&val), None),
+                Err(Refusal::Busy(e)) => act.send(c, &super::rate_limit_reply(&e), None),
             }
         }));
     }

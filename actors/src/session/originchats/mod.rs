@@ -421,7 +421,9 @@ impl Handler<Control> for OcSession {
 /// The server-wide request rate (`limits.*_requests_per_second`) spent:
 /// the reference's `rate_limit` reply with its "Rate limit exceeded"
 /// wording.
-fn rate_limit_reply(e: &switchboard_protocols::GatewayError) -> serde_json::Map<String, Value> {
+pub(super) fn rate_limit_reply(
+    e: &switchboard_protocols::GatewayError,
+) -> serde_json::Map<String, Value> {
     let ms = match e.kind {
         switchboard_protocols::ErrorKind::RateLimited { retry_after_ms } => retry_after_ms,
         _ => 1000,

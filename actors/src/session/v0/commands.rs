@@ -27,6 +27,7 @@ use super::events::{body, msg_id};
 use super::V0Session;
 use crate::hub::OnlineUsers;
 use crate::session::ready::go_online;
+use crate::v0::merge::{ConfirmMerge, ProposeMerge};
 use crate::v0::{Commit, Lead, Leader, V0Online, V0Push, Vote};
 use crate::world::{Caller, Reply, World};
 
@@ -302,6 +303,11 @@ async fn execute(world: &Arc<World>, caller: Caller, cmd: Inbound) -> Outcome {
         }
         Inbound::ChMerge { id, msg } => merge(world, caller, &id, msg).await,
         Inbound::AckChMsg { id } => {
+            // It may confirm a merge waiting for this user's word.
+            world.v0().do_send(ConfirmMerge {
+                user: me,
+                msg_id: id.clone(),
+            });
             push(
                 None,
                 Outbound::ChMsgAck {
@@ -398,7 +404,10 @@ async fn execute(world: &Arc<World>, caller: Caller, cmd: Inbound) -> Outcome {
 }
 
 /// `CH_MERGE`: each message the server lacks is added when at least two
-/// members of the channel acknowledged it.
+/// members of the channel acknowledged it. The merging client's own
+/// messages are stored at once; another user's are held until every user
+/// the entry names in `acks`, its author among them, confirms it
+/// (`crate::v0::merge`). The channel actor bounds the dates of both.
 async fn merge(world: &Arc<World>, caller: Caller, id: &str, msgs: Vec<HistoryEntry>) -> Outcome {
     let me = caller.id();
     let channel_id = channel(world, me, id)?;
@@ -443,6 +452,27 @@ async fn merge(world: &Arc<World>, caller: Caller, id: &str, msgs: Vec<HistoryEn
             client_ref: m.id.clone(),
             created_at: m.timestamp.saturating_mul(1000),
         };
+        if author.id != me {
+            if !ackers.contains(&author.id) {
+                return Err(format!(
+                    "message {}: a merge of another user's message needs its author's ack",
+                    m.id
+                ));
+            }
+            let propose = ProposeMerge {
+                caller: caller.clone(),
+                msg_id: m.id.clone(),
+                channel: channel_id,
+                confirmers: ackers,
+                command,
+            };
+            world
+                .v0()
+                .send(propose)
+                .await
+                .map_err(|_| "shutting down".to_string())??;
+            continue;
+        }
         match world.execute(caller.clone(), command).await {
             Ok(Reply::Message(fm)) => {
                 let _ = world.store.put_v0_msg(&m.id, channel_id, fm.message.id);
