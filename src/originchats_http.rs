@@ -129,7 +129,9 @@ async fn attachment(state: web::Data<State>, path: web::Path<String>) -> HttpRes
 
 /// `POST /attachments/upload` (reference §12): JSON with the file as a
 /// data URL or base64, authenticated by `validator` (a Switchboard session
-/// token, or a Rotur validator made for `validator_key`).
+/// token, or a Rotur validator made for `validator_key`). A file that would
+/// take the uploader past `limits.user_storage_bytes` gets 413
+/// `{"error":"Storage quota exceeded: ..."}` and is not kept.
 async fn upload(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     use actix_web::http::StatusCode;
     use base64::Engine;
@@ -218,6 +220,10 @@ async fn upload(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> 
             ),
         Err(e) if e.kind == switchboard_protocols::ErrorKind::Invalid => {
             json_error(StatusCode::BAD_REQUEST, &e.message)
+        }
+        // Over the uploader's storage quota: the reference's too-large status.
+        Err(e) if e.kind == switchboard_protocols::ErrorKind::TooLarge => {
+            json_error(StatusCode::PAYLOAD_TOO_LARGE, &e.message)
         }
         Err(_) => json_error(
             StatusCode::INTERNAL_SERVER_ERROR,

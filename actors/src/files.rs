@@ -2,6 +2,8 @@
 //! way in, reassembly (of the whole file or a byte range) on the way out.
 //! All of it runs on the blocking pool: a 25 MiB file at zstd level 19 is
 //! seconds of CPU that no actor or HTTP worker thread may spend.
+//! Each user keeps at most `limits.user_storage_bytes` of uploads, every
+//! upload counted at its full size (deduplication does not make room).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,7 +61,35 @@ fn blocking_error(_: tokio::task::JoinError) -> GatewayError {
     GatewayError::internal("file work was cancelled")
 }
 
+/// The refusal of an upload that would take `user` past their storage
+/// quota: `TooLarge`, which every dialect maps (JAM 413 `TOO_LARGE`,
+/// OriginChats HTTP 413).
+pub fn over_quota(world: &World, user: Id) -> GatewayError {
+    let limit = world.config.user_storage_bytes;
+    match world.store.user_storage(user) {
+        Ok(used) => GatewayError::too_large(format!(
+            "Storage quota exceeded: {used} of {limit} bytes in use"
+        )),
+        Err(_) => {
+            GatewayError::too_large(format!("Storage quota exceeded ({limit} bytes per user)"))
+        }
+    }
+}
+
+/// The bytes `user` may still upload before their quota, or `None` when
+/// there is no quota. For refusing a body while it streams in; the store
+/// checks again when the file is written.
+pub fn storage_left(world: &World, user: Id) -> GatewayResult<Option<u64>> {
+    let limit = world.config.user_storage_bytes;
+    if limit == 0 {
+        return Ok(None);
+    }
+    Ok(Some(limit.saturating_sub(world.store.user_storage(user)?)))
+}
+
 /// Stores an upload and returns its record. Durable when this returns.
+/// An upload that would take the uploader past `limits.user_storage_bytes`
+/// is refused (`TooLarge`) and nothing of it is kept.
 pub async fn store_upload(
     world: &Arc<World>,
     uploader: Id,
@@ -86,6 +116,12 @@ fn ingest(
     content_type: String,
     data: &[u8],
 ) -> GatewayResult<FileRecord> {
+    let quota = world.config.user_storage_bytes;
+    // Refused before any chunk is hashed or compressed; `put_file` checks
+    // again in the write, against uploads that finished meanwhile.
+    if storage_left(world, uploader)?.is_some_and(|left| data.len() as u64 > left) {
+        return Err(over_quota(world, uploader));
+    }
     let compress = data.len() > COMPRESS_ABOVE;
     let level = world.config.zstd_level;
     let mut hashes = Vec::with_capacity(data.len().div_ceil(CHUNK_SIZE) * 32);
@@ -115,12 +151,11 @@ fn ingest(
                 (encode_chunk(piece, compress, level), piece.len() as u32),
             );
         }
-        match world.store.put_file(&record, &fresh) {
+        match world.store.put_file(&record, &fresh, quota) {
             Err(StoreError::Conflict(_)) if only_missing => continue,
-            other => {
-                other?;
-                return Ok(record);
-            }
+            Ok(true) => return Ok(record),
+            Ok(false) => return Err(over_quota(world, uploader)),
+            Err(e) => return Err(e.into()),
         }
     }
     Err(GatewayError::internal("could not store the file"))

@@ -55,7 +55,12 @@ fn clean_filename(name: &str) -> String {
 /// ```text
 /// → Content-Type: multipart/form-data; boundary=X   (field "file", filename, type)
 /// ← 201 {"id","filename","size","content_type","sha256","url":"/api/files/<id>"}
+/// ← 413 {"error":{"code":"TOO_LARGE","message":"The file is larger than N bytes"}}
+/// ← 413 {"error":{"code":"TOO_LARGE","message":"Storage quota exceeded: U of Q bytes in use"}}
 /// ```
+///
+/// A file that would take the caller's stored uploads past
+/// `limits.user_storage_bytes` is refused as soon as the body passes it.
 async fn upload(
     authed: Authed,
     world: WorldData,
@@ -88,6 +93,7 @@ async fn upload(
     if declared.is_some_and(|n| n > limit.saturating_add(MULTIPART_OVERHEAD)) {
         return Err(too_large(limit).into());
     }
+    let left = files::storage_left(&world, authed.id()).map_err(ApiError)?;
     let mut form = Multipart::new(req.headers(), payload);
     let mut found = None;
     while let Some(mut field) = form
@@ -125,8 +131,12 @@ async fn upload(
             .await
             .map_err(|e| ApiError::invalid(format!("Malformed multipart body: {e}")))?
         {
-            if data.len() + chunk.len() > limit {
+            let total = data.len() + chunk.len();
+            if total > limit {
                 return Err(too_large(limit).into());
+            }
+            if left.is_some_and(|left| total as u64 > left) {
+                return Err(ApiError(files::over_quota(&world, authed.id())).into());
             }
             data.extend_from_slice(&chunk);
         }

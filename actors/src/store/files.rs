@@ -9,12 +9,19 @@
 //!   chunk data.
 //! - `file_refs`: file id ‖ channel id ‖ message id → (), the messages a
 //!   file is attached to (for download permissions).
+//! - `meta` key `usage/<user id>` (decimal) → u64 big-endian: the bytes of
+//!   the uploads that user keeps stored, each file at its full size (before
+//!   deduplication), for `limits.user_storage_bytes`. `meta` key
+//!   `usage_counted` says the usage keys are complete; a database written
+//!   before they existed has them counted from its file records once, at
+//!   the first file operation.
 //!
-//! A file and all its chunk references change in one transaction, so a
-//! crash never leaves a chunk counted for a file that does not exist.
+//! A file, all its chunk references and its uploader's usage change in one
+//! transaction, so a crash never leaves a chunk counted for a file that
+//! does not exist, nor a user charged for a file they no longer have.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sled::transaction::{ConflictableTransactionError, Transactional};
 use switchboard_protocols::model::FileRecord;
@@ -111,6 +118,10 @@ pub(super) struct FileCounters {
     unique: AtomicU64,
     stored: AtomicU64,
     chunks: AtomicU64,
+    /// The `usage/` keys are known to be complete (see the module doc).
+    usage_counted: AtomicBool,
+    /// Held while they are counted, so no file changes meanwhile.
+    usage_lock: parking_lot::Mutex<()>,
 }
 
 /// Signed changes to the counters made by one transaction.
@@ -155,6 +166,19 @@ impl FileCounters {
     }
 }
 
+const USAGE_PREFIX: &str = "usage/";
+const USAGE_COUNTED: &str = "usage_counted";
+
+fn usage_key(user: Id) -> String {
+    format!("{USAGE_PREFIX}{}", user.0)
+}
+
+fn usage_from_bytes(b: &[u8]) -> Result<u64, StoreError> {
+    b.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Decode("bad storage usage".into()))
+}
+
 fn file_ref_key(file: Id, channel: Id, message: Id) -> [u8; 24] {
     let mut k = [0u8; 24];
     k[..8].copy_from_slice(&file.to_be_bytes());
@@ -188,21 +212,72 @@ impl Store {
             .transpose()
     }
 
-    /// Stores a file record and takes a reference on each of its chunks.
+    /// The bytes of the uploads `user` keeps stored, each at its full size
+    /// (a file stored twice counts twice, deduplication or not).
+    pub fn user_storage(&self, user: Id) -> Result<u64, StoreError> {
+        self.ensure_usage_counted()?;
+        match self.t().meta.get(usage_key(user))? {
+            Some(b) => usage_from_bytes(&b),
+            None => Ok(0),
+        }
+    }
+
+    /// Counts every user's usage from the file records, once, in a
+    /// database that has files but no usage keys yet. Every file write
+    /// waits for it, so none is missed or counted twice.
+    fn ensure_usage_counted(&self) -> Result<(), StoreError> {
+        let c = &self.inner.counts.files;
+        if c.usage_counted.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _only = c.usage_lock.lock();
+        if c.usage_counted.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let t = self.t();
+        if !t.meta.contains_key(USAGE_COUNTED)? {
+            let mut sums: HashMap<Id, u64> = HashMap::new();
+            for kv in t.files.iter() {
+                let record: FileRecord = decode(&kv?.1)?;
+                let sum = sums.entry(record.uploader_id).or_default();
+                *sum = sum.saturating_add(record.size);
+            }
+            let mut batch = sled::Batch::default();
+            for k in t.meta.scan_prefix(USAGE_PREFIX).keys() {
+                batch.remove(k?);
+            }
+            for (user, bytes) in sums {
+                batch.insert(usage_key(user).as_bytes(), &bytes.to_be_bytes()[..]);
+            }
+            batch.insert(USAGE_COUNTED, &[1u8][..]);
+            t.meta.apply_batch(batch)?;
+        }
+        c.usage_counted.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Stores a file record, takes a reference on each of its chunks and
+    /// adds the file's size to its uploader's usage, all in one write.
     /// `new_chunks` holds the stored form (and raw length) of every chunk
     /// the caller found missing; a chunk that is neither stored nor in
     /// `new_chunks` (deleted meanwhile) fails with `Conflict`, and the
     /// caller retries with every chunk prepared.
+    ///
+    /// With `quota` above 0, a file that would take its uploader's usage
+    /// past `quota` bytes is refused: `Ok(false)`, and nothing is written.
     pub fn put_file(
         &self,
         record: &FileRecord,
         new_chunks: &HashMap<[u8; 32], (StoredChunk, u32)>,
-    ) -> Result<(), StoreError> {
+        quota: u64,
+    ) -> Result<bool, StoreError> {
+        self.ensure_usage_counted()?;
         let t = &self.t();
         let value = encode(record)?;
         let hashes: Vec<[u8; 32]> = record.chunk_hashes().collect();
-        let delta = tx((&t.files, &t.chunks, &t.chunk_refs).transaction(
-            |(files, chunks, refs)| {
+        let usage = usage_key(record.uploader_id);
+        let delta = tx((&t.files, &t.chunks, &t.chunk_refs, &t.meta).transaction(
+            |(files, chunks, refs, meta)| {
                 let mut d = Delta {
                     files: 1,
                     logical: record.size as i64,
@@ -212,6 +287,14 @@ impl Store {
                     return Err(ConflictableTransactionError::Abort(StoreError::Conflict(
                         "file id exists".into(),
                     )));
+                }
+                let used = match meta.get(usage.as_bytes())? {
+                    Some(b) => abort(usage_from_bytes(&b))?,
+                    None => 0,
+                };
+                let after = used.saturating_add(record.size);
+                if quota > 0 && after > quota {
+                    return Ok(None);
                 }
                 let mut taken: HashMap<[u8; 32], ChunkRef> = HashMap::new();
                 for h in &hashes {
@@ -251,28 +334,47 @@ impl Store {
                     taken.insert(*h, next);
                 }
                 files.insert(&record.id.to_be_bytes()[..], value.as_slice())?;
-                Ok(d)
+                meta.insert(usage.as_bytes(), &after.to_be_bytes()[..])?;
+                Ok(Some(d))
             },
         ))?;
+        let Some(delta) = delta else {
+            return Ok(false);
+        };
         self.inner.counts.files.apply(&delta);
-        Ok(())
+        Ok(true)
     }
 
     pub fn file(&self, id: Id) -> Result<Option<FileRecord>, StoreError> {
         decode_opt(self.t().files.get(id.to_be_bytes())?)
     }
 
-    /// Removes a file and releases its chunks; a chunk no other file uses
-    /// is removed. Returns the record, or `None` if there was no such file.
+    /// Removes a file, releases its chunks (a chunk no other file uses is
+    /// removed) and gives its size back to its uploader's usage. Returns
+    /// the record, or `None` if there was no such file.
     pub fn delete_file(&self, id: Id) -> Result<Option<FileRecord>, StoreError> {
+        self.ensure_usage_counted()?;
         let t = &self.t();
         let key = id.to_be_bytes();
-        let out = tx(
-            (&t.files, &t.chunks, &t.chunk_refs).transaction(|(files, chunks, refs)| {
+        let out = tx((&t.files, &t.chunks, &t.chunk_refs, &t.meta).transaction(
+            |(files, chunks, refs, meta)| {
                 let Some(bytes) = files.remove(&key[..])? else {
                     return Ok(None);
                 };
                 let record: FileRecord = abort(decode(&bytes))?;
+                let usage = usage_key(record.uploader_id);
+                let used = match meta.get(usage.as_bytes())? {
+                    Some(b) => abort(usage_from_bytes(&b))?,
+                    None => 0,
+                };
+                match used.saturating_sub(record.size) {
+                    0 => {
+                        meta.remove(usage.as_bytes())?;
+                    }
+                    left => {
+                        meta.insert(usage.as_bytes(), &left.to_be_bytes()[..])?;
+                    }
+                }
                 let mut d = Delta {
                     files: -1,
                     logical: -(record.size as i64),
@@ -296,8 +398,8 @@ impl Store {
                     }
                 }
                 Ok(Some((record, d)))
-            }),
-        )?;
+            },
+        ))?;
         Ok(out.map(|(record, d)| {
             self.inner.counts.files.apply(&d);
             record
@@ -341,9 +443,13 @@ mod tests {
     use super::*;
 
     fn record(id: u64, hashes: &[[u8; 32]], size: u64) -> FileRecord {
+        record_by(id, 1, hashes, size)
+    }
+
+    fn record_by(id: u64, uploader: u64, hashes: &[[u8; 32]], size: u64) -> FileRecord {
         FileRecord {
             id: Id(id),
-            uploader_id: Id(1),
+            uploader_id: Id(uploader),
             filename: "f.bin".into(),
             content_type: "application/octet-stream".into(),
             size,
@@ -370,14 +476,16 @@ mod tests {
         let mut new = HashMap::new();
         new.insert(a, chunk(b"aaaa"));
         new.insert(b, chunk(b"bb"));
-        s.put_file(&record(10, &[a, b, a], 10), &new).unwrap();
+        assert!(s.put_file(&record(10, &[a, b, a], 10), &new, 0).unwrap());
         let st = s.file_stats();
         assert_eq!(
             (st.files, st.logical_bytes, st.unique_bytes, st.chunks),
             (1, 10, 6, 2)
         );
         // The second file brings no new chunk.
-        s.put_file(&record(11, &[a], 4), &HashMap::new()).unwrap();
+        assert!(s
+            .put_file(&record(11, &[a], 4), &HashMap::new(), 0)
+            .unwrap());
         let st = s.file_stats();
         assert_eq!((st.files, st.logical_bytes, st.stored_bytes), (2, 14, 6));
         s.delete_file(Id(10)).unwrap().unwrap();
@@ -393,7 +501,7 @@ mod tests {
     #[test]
     fn a_missing_chunk_is_a_conflict_and_changes_nothing() {
         let (_d, s) = open_tmp();
-        let err = s.put_file(&record(10, &[[9u8; 32]], 3), &HashMap::new());
+        let err = s.put_file(&record(10, &[[9u8; 32]], 3), &HashMap::new(), 0);
         assert!(matches!(err, Err(StoreError::Conflict(_))));
         assert!(s.file(Id(10)).unwrap().is_none());
         assert_eq!(s.file_stats(), FileStats::default());
@@ -405,7 +513,7 @@ mod tests {
         let a = [1u8; 32];
         let mut new = HashMap::new();
         new.insert(a, chunk(b"abc"));
-        s.put_file(&record(10, &[a], 3), &new).unwrap();
+        assert!(s.put_file(&record(10, &[a], 3), &new, 0).unwrap());
         s.add_file_ref(Id(10), Id(20), Id(30)).unwrap();
         s.add_file_ref(Id(10), Id(20), Id(31)).unwrap();
         s.add_file_ref(Id(10), Id(21), Id(32)).unwrap();
@@ -416,5 +524,103 @@ mod tests {
         drop(s);
         let s = reopen(dir.path(), super::super::Durability::Batched);
         assert_eq!(s.file_stats(), before);
+    }
+
+    #[test]
+    fn usage_counts_every_upload_and_deletes_give_it_back() {
+        let (_d, s) = open_tmp();
+        let a = [1u8; 32];
+        let mut new = HashMap::new();
+        new.insert(a, chunk(b"abcd"));
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 0);
+        assert!(s.put_file(&record(10, &[a], 4), &new, 0).unwrap());
+        // The same bytes again: no new chunk, but the user is charged again.
+        assert!(s
+            .put_file(&record(11, &[a], 4), &HashMap::new(), 0)
+            .unwrap());
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 8);
+        assert_eq!(s.file_stats().unique_bytes, 4);
+        // Another uploader of the same chunk is charged on their own.
+        assert!(s
+            .put_file(&record_by(12, 2, &[a], 4), &HashMap::new(), 0)
+            .unwrap());
+        assert_eq!(s.user_storage(Id(2)).unwrap(), 4);
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 8);
+        s.delete_file(Id(10)).unwrap().unwrap();
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 4);
+        s.delete_file(Id(11)).unwrap().unwrap();
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 0);
+        assert!(s.meta_get(&usage_key(Id(1))).unwrap().is_none());
+        assert_eq!(s.user_storage(Id(2)).unwrap(), 4);
+    }
+
+    #[test]
+    fn a_file_past_the_quota_is_refused_and_writes_nothing() {
+        let (_d, s) = open_tmp();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let mut new = HashMap::new();
+        new.insert(a, chunk(b"aaaaaa"));
+        // Exactly at the quota is allowed.
+        assert!(s.put_file(&record(10, &[a], 6), &new, 10).unwrap());
+        let before = s.file_stats();
+        let mut more = HashMap::new();
+        more.insert(b, chunk(b"bbbbb"));
+        assert!(!s.put_file(&record(11, &[b], 5), &more, 10).unwrap());
+        // A duplicate of stored bytes is charged too, so it is refused.
+        assert!(!s
+            .put_file(&record(12, &[a], 6), &HashMap::new(), 10)
+            .unwrap());
+        assert!(s.file(Id(11)).unwrap().is_none());
+        assert!(s.file(Id(12)).unwrap().is_none());
+        assert!(s.chunk(&b).unwrap().is_none());
+        assert_eq!(s.file_stats(), before);
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 6);
+        // Up to the quota still fits; another user has their own quota.
+        let mut four = HashMap::new();
+        four.insert(b, chunk(b"bbbb"));
+        assert!(s.put_file(&record(13, &[b], 4), &four, 10).unwrap());
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 10);
+        assert!(s
+            .put_file(&record_by(14, 2, &[a], 6), &HashMap::new(), 10)
+            .unwrap());
+        // Deleting gives room back.
+        s.delete_file(Id(10)).unwrap().unwrap();
+        assert!(s
+            .put_file(&record(15, &[b], 4), &HashMap::new(), 10)
+            .unwrap());
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 8);
+    }
+
+    #[test]
+    fn usage_survives_reopen_and_is_counted_once_for_older_databases() {
+        let (dir, s) = open_tmp();
+        let a = [1u8; 32];
+        let mut new = HashMap::new();
+        new.insert(a, chunk(b"abc"));
+        assert!(s.put_file(&record(10, &[a], 3), &new, 0).unwrap());
+        assert!(s
+            .put_file(&record_by(11, 2, &[a], 3), &HashMap::new(), 0)
+            .unwrap());
+        assert!(s
+            .put_file(&record(12, &[a], 3), &HashMap::new(), 0)
+            .unwrap());
+        drop(s);
+        let s = reopen(dir.path(), super::super::Durability::Batched);
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 6);
+        assert_eq!(s.user_storage(Id(2)).unwrap(), 3);
+        // As a database from before the usage keys: only files, no usage.
+        for k in s.t().meta.scan_prefix(USAGE_PREFIX).keys() {
+            s.t().meta.remove(k.unwrap()).unwrap();
+        }
+        s.t().meta.remove(USAGE_COUNTED).unwrap();
+        drop(s);
+        let s = reopen(dir.path(), super::super::Durability::Batched);
+        assert!(!s
+            .put_file(&record(13, &[a], 3), &HashMap::new(), 8)
+            .unwrap());
+        assert_eq!(s.user_storage(Id(1)).unwrap(), 6);
+        assert_eq!(s.user_storage(Id(2)).unwrap(), 3);
+        s.delete_file(Id(11)).unwrap().unwrap();
+        assert_eq!(s.user_storage(Id(2)).unwrap(), 0);
     }
 }
