@@ -156,8 +156,24 @@ fn return_big_frees_to_the_system() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_big_frees_to_the_system() {}
 
+/// Everything the server writes (the store, keys, spooled uploads,
+/// backups) holds other people's conversations: files are created 0600 and
+/// directories 0700, whatever umask the operator's shell left.
+#[cfg(unix)]
+fn private_files() {
+    // SAFETY: umask only sets this process's file-creation mask; it is
+    // called once, before any other thread exists.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+#[cfg(not(unix))]
+fn private_files() {}
+
 fn main() -> ExitCode {
     return_big_frees_to_the_system();
+    private_files();
     let cli = Cli::parse();
     if matches!(cli.command, Some(Command::CheckConfig)) {
         return match config::Config::load(&cli.config) {

@@ -82,6 +82,7 @@ pub(crate) fn world_config(config: &Config) -> WorldConfig {
         zstd_level: config.storage.zstd_level,
         upload_bytes: config.limits.upload_bytes,
         user_storage_bytes: config.limits.user_storage_bytes,
+        login_timeout: Duration::from_secs(config.limits.login_timeout_s),
         admission: AdmissionLimits {
             connections_per_ip: config.limits.connections_per_ip,
             user_requests_per_second: config.limits.user_requests_per_second,
@@ -209,6 +210,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    // A directory made by an older version, or by hand, is closed to
+    // others too: what is inside is only reachable through it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict data directory {}", data_dir.display()))?;
+    }
     let store = Store::open(&StoreConfig {
         path: data_dir.join("db"),
         durability: match config.storage.durability {

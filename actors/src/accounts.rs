@@ -15,6 +15,8 @@ use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult};
 
 use crate::guild::join_guild;
+use crate::hub::EndSessionsOf;
+use crate::session::handle::Revocation;
 use crate::world::World;
 
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -123,8 +125,17 @@ pub async fn check_password(
     world.user(user.id).map_err(|_| PasswordCheck::NoSuchUser)
 }
 
+/// Revokes a session token; the sockets that signed in with it are closed
+/// with their dialect's authentication-failure signal.
 pub fn revoke_token(world: &World, token: &str) -> GatewayResult<()> {
-    world.store.delete_token(&hash_token(token))?;
+    let digest = hash_token(token);
+    let record = world.store.token_record(&digest)?;
+    world.store.delete_token(&digest)?;
+    if let Some(record) = record {
+        world
+            .hub()
+            .do_send(EndSessionsOf(record.user_id, Revocation::LoggedOut(digest)));
+    }
     Ok(())
 }
 

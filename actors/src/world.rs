@@ -53,6 +53,8 @@ pub struct WorldConfig {
     pub zstd_level: i32,
     /// Biggest upload in bytes.
     pub upload_bytes: usize,
+    /// How long a connection may stay without signing in.
+    pub login_timeout: std::time::Duration,
     /// Upload bytes one user may keep stored (0: no limit).
     pub user_storage_bytes: u64,
     pub default_guild: Option<DefaultGuild>,

@@ -170,6 +170,10 @@ table! {
         /// and deleted, and the client logs in again. 1..=315360000 (ten
         /// years); default 30 days.
         session_ttl_s: u64 = 30 * 24 * 3600,
+        /// Seconds a JAM, OriginChats or chat-network connection may stay
+        /// without signing in (subscribing, for chat-network) before it is
+        /// closed, 1..=3600. V0 has its own 5 s CNN deadline.
+        login_timeout_s: u64 = 60,
         /// Argon2id password hashes computed at once, 0..=64 (0: one per
         /// core). Each holds 19 MiB while it runs.
         password_hashes: u32 = 0,
@@ -462,7 +466,7 @@ impl Config {
         let n = |v: usize| v as u64; // lossless: usize is at most 64 bits
         #[rustfmt::skip]
         let rl = &self.originchats.rate_limiting;
-        let ranges: [(&str, u64, RangeInclusive<u64>); 25] = [
+        let ranges: [(&str, u64, RangeInclusive<u64>); 26] = [
             (
                 "v0.max_payload",
                 n(self.v0.max_payload),
@@ -534,6 +538,7 @@ impl Config {
                 l.ip_requests_per_second.into(),
                 0..=1_000_000,
             ),
+            ("limits.login_timeout_s", l.login_timeout_s, 1..=3600),
             ("limits.password_hashes", l.password_hashes.into(), 0..=64),
             (
                 "limits.password_queue",

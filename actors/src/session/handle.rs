@@ -27,9 +27,10 @@ pub enum Control {
     SlowConsumer,
     /// The server is stopping: close with the dialect's going-away signal.
     Shutdown,
-    /// The operator banned the account or reset its password: close with
-    /// the dialect's authentication-failure signal (its tokens are already
-    /// revoked).
+    /// The operator banned the account or reset its password, or a token
+    /// was logged out: close with the dialect's authentication-failure
+    /// signal (the tokens are already revoked) if it concerns this socket
+    /// ([`Revocation::applies_to`]).
     Revoked(Revocation),
 }
 
@@ -37,6 +38,9 @@ pub enum Control {
 pub enum Revocation {
     Banned,
     PasswordReset,
+    /// One session token was revoked (a logout): only the sockets that
+    /// signed in with it (its SHA-256 digest here) end.
+    LoggedOut([u8; 32]),
 }
 
 impl Revocation {
@@ -45,6 +49,16 @@ impl Revocation {
         match self {
             Revocation::Banned => "This account is banned",
             Revocation::PasswordReset => "The password was reset: log in again",
+            Revocation::LoggedOut(_) => "Logged out: log in again",
+        }
+    }
+
+    /// Whether it ends a socket that signed in with the token of digest
+    /// `token` (`None`: not with a token, as V0).
+    pub fn applies_to(self, token: Option<&[u8; 32]>) -> bool {
+        match self {
+            Revocation::LoggedOut(digest) => token == Some(&digest),
+            _ => true,
         }
     }
 }

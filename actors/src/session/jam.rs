@@ -45,6 +45,8 @@ pub struct JamSession {
     assembler: Assembler,
     seq: u64,
     user: Option<Arc<User>>,
+    /// Digest of the token it identified with: a logout of that token ends it.
+    token: Option<[u8; 32]>,
     guilds: Vec<Id>,
     decode_errors: u8,
     failed_logins: u8,
@@ -83,6 +85,7 @@ impl JamSession {
                 peer,
                 seq: 0,
                 user: None,
+                token: None,
                 guilds: Vec::new(),
                 decode_errors: 0,
                 failed_logins: 0,
@@ -263,6 +266,7 @@ impl JamSession {
             move |res: GatewayResult<Ready>, act, ctx| match res {
                 Ok(ready) => {
                     act.guilds = ready.guild_ids();
+                    act.token = Some(accounts::hash_token(&token));
                     let d = authenticated(&token, &user, &ready);
                     record_user(&act.span, user.id);
                     act.user = Some(user);
@@ -311,6 +315,11 @@ impl Actor for JamSession {
             "protocol": jam::PROTOCOL,
         });
         self.send_op(ctx, op::HELLO, &hello);
+        ctx.run_later(self.world.config.login_timeout, |act, ctx| {
+            if act.user.is_none() {
+                act.close(ctx, close::NOT_AUTHENTICATED, "not authenticated in time");
+            }
+        });
         let every = self.heartbeat_interval() / 4;
         ctx.run_interval(every, |act, ctx| {
             let limit = act.heartbeat_interval().mul_f64(1.5);
@@ -424,7 +433,10 @@ impl Handler<Control> for JamSession {
         match msg {
             Control::SlowConsumer => self.slow_consumer(ctx),
             Control::Shutdown => self.close(ctx, close::GOING_AWAY, "server going away"),
-            Control::Revoked(why) => self.close(ctx, close::AUTHENTICATION_FAILED, why.reason()),
+            Control::Revoked(why) if why.applies_to(self.token.as_ref()) => {
+                self.close(ctx, close::AUTHENTICATION_FAILED, why.reason())
+            }
+            Control::Revoked(_) => {}
         }
     }
 }

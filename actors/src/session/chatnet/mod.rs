@@ -58,6 +58,9 @@ pub struct ChatnetSession {
     assembler: Assembler,
     /// The user this socket subscribed as; events flow only then.
     subscribed: Option<Arc<User>>,
+    /// Digest of the session token it subscribed with: a logout of that
+    /// token ends it.
+    token: Option<[u8; 32]>,
 }
 
 impl ChatnetSession {
@@ -89,6 +92,7 @@ impl ChatnetSession {
                 config,
                 peer,
                 subscribed: None,
+                token: None,
             }
         })
     }
@@ -145,6 +149,13 @@ impl Actor for ChatnetSession {
             control: c.address().recipient(),
         });
         debug!("chat-network connected");
+        // A socket that never subscribes is not kept.
+        c.run_later(self.world.config.login_timeout, |act, c| {
+            if act.subscribed.is_none() {
+                act.out.close(1008, "not subscribed in time");
+                c.stop();
+            }
+        });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -215,10 +226,11 @@ impl Handler<Control> for ChatnetSession {
                 self.out.close(1001, "server going away");
                 c.stop();
             }
-            Control::Revoked(why) => {
+            Control::Revoked(why) if why.applies_to(self.token.as_ref()) => {
                 self.out.close(1008, why.reason());
                 c.stop();
             }
+            Control::Revoked(_) => {}
         }
     }
 }

@@ -32,8 +32,9 @@ struct Outcome {
     frames: Vec<Map<String, Value>>,
     /// Close the socket after the frames.
     close: bool,
-    /// The socket subscribes as this user.
-    subscribe: Option<Arc<User>>,
+    /// The socket subscribes as this user, with the session token of this
+    /// digest.
+    subscribe: Option<(Arc<User>, [u8; 32])>,
 }
 
 impl Outcome {
@@ -80,10 +81,11 @@ impl ChatnetSession {
             c.stop();
             return;
         }
-        if let Some(user) = outcome.subscribe {
+        if let Some((user, token)) = outcome.subscribe {
             if self.subscribed.is_none() {
                 record_user(&self.span, user.id);
                 self.subscribed = Some(user);
+                self.token = Some(token);
                 self.drain(c);
             }
         }
@@ -217,10 +219,11 @@ fn subscribe(world: &World, req: &Request, already: Option<switchboard_protocols
         };
     };
     let _ = world.store.mark_chatnet_user(user.id);
+    let token = accounts::hash_token(req.text("session").unwrap_or_default());
     Outcome {
         frames: vec![chatnet::reply(Kind::Subscribe, code::SUCCESS)],
         close: false,
-        subscribe: Some(user),
+        subscribe: Some((user, token)),
     }
 }
 

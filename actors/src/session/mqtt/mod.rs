@@ -117,6 +117,8 @@ pub struct MqttSession {
     inbuf: BytesMut,
     codec: mqtt::Codec,
     client_id: String,
+    /// Digest of the token it connected with: a logout of that token ends it.
+    token: Option<[u8; 32]>,
     role: Option<Role>,
     keep_alive: Duration,
     last_heard: Instant,
@@ -215,6 +217,7 @@ impl MqttSession {
             codec: mqtt::codec(max),
             client_id: String::new(),
             role: None,
+            token: None,
             keep_alive: Duration::ZERO,
             last_heard: Instant::now(),
             next_pkid: 1,
@@ -308,6 +311,7 @@ impl MqttSession {
             return refuse(self, c, ConnectReturnCode::BadClientId);
         };
         let password = connect.login.as_ref().map(|l| l.password.clone());
+        self.token = password.as_deref().map(accounts::hash_token);
         let user = password.and_then(|p| accounts::authenticate_token(&self.world, &p).ok());
         let Some(user) = user else {
             return refuse(self, c, ConnectReturnCode::BadUserNamePassword);
@@ -597,7 +601,10 @@ impl Handler<Control> for MqttSession {
         match msg {
             Control::SlowConsumer => self.end(c, Ending::SlowConsumer, "slow consumer"),
             Control::Shutdown => self.end(c, Ending::GoingAway, "server going away"),
-            Control::Revoked(why) => self.end(c, Ending::Revoked, why.reason()),
+            Control::Revoked(why) if why.applies_to(self.token.as_ref()) => {
+                self.end(c, Ending::Revoked, why.reason())
+            }
+            Control::Revoked(_) => {}
         }
     }
 }

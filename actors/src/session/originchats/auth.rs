@@ -307,6 +307,7 @@ impl OcSession {
             let e = frame::auth_error("Access denied: You are not a member of this server");
             return self.send(c, &e, None);
         }
+        self.token = Some(accounts::hash_token(&token));
         let handle = self.session_handle(c, user.id);
         let ready = go_online(self.world.clone(), handle);
         c.wait(

@@ -158,6 +158,8 @@ pub struct OcSession {
     assembler: Assembler,
     validator_key: String,
     user: Option<Arc<User>>,
+    /// Digest of the token it signed in with: a logout of that token ends it.
+    token: Option<[u8; 32]>,
     guilds: Vec<Id>,
     authenticating: bool,
     last_env: Option<Arc<Envelope>>,
@@ -202,6 +204,7 @@ impl OcSession {
                 peer,
                 validator_key: format!("originChats-{}", URL_SAFE_NO_PAD.encode(raw)),
                 user: None,
+                token: None,
                 guilds: Vec::new(),
                 authenticating: false,
                 queue: std::collections::VecDeque::new(),
@@ -308,6 +311,16 @@ impl Actor for OcSession {
         debug!(guild = %self.guild_id, "originchats connected");
         let hs = self.handshake();
         self.send(c, &hs, None);
+        // A socket that never signs in is not kept: the reference's kick,
+        // then 1008.
+        c.run_later(self.world.config.login_timeout, |act, c| {
+            if act.user.is_none() {
+                let bye = frame::reply("disconnect", [("reason", json!(LOGIN_TIMEOUT))]);
+                act.send(c, &bye, None);
+                act.out.close(1008, LOGIN_TIMEOUT);
+                c.stop();
+            }
+        });
         c.run_interval(Duration::from_secs(oc::PING_INTERVAL_SECS), |act, c| {
             act.send(c, &frame::reply("ping", []), None);
         });
@@ -403,11 +416,12 @@ impl Handler<Control> for OcSession {
                 self.out.close(1001, "server going away");
                 c.stop();
             }
+            Control::Revoked(why) if !why.applies_to(self.token.as_ref()) => {}
             // The reference's server-initiated kick, with its ban wording.
             Control::Revoked(why) => {
                 let reason = match why {
                     Revocation::Banned => oc::strings::BANNED,
-                    Revocation::PasswordReset => why.reason(),
+                    _ => why.reason(),
                 };
                 let bye = frame::reply("disconnect", [("reason", json!(reason))]);
                 self.send(c, &bye, None);
@@ -421,6 +435,9 @@ impl Handler<Control> for OcSession {
 /// The server-wide request rate (`limits.*_requests_per_second`) spent:
 /// the reference's `rate_limit` reply with its "Rate limit exceeded"
 /// wording.
+/// Why a socket that did not sign in in time is closed.
+const LOGIN_TIMEOUT: &str = "Authentication timed out";
+
 pub(super) fn rate_limit_reply(
     e: &switchboard_protocols::GatewayError,
 ) -> serde_json::Map<String, Value> {

@@ -314,7 +314,8 @@ impl Handler<Control> for V0Session {
         match msg {
             Control::SlowConsumer => self.slow_consumer(c, "mailbox full"),
             Control::Shutdown => self.close(c, "server going away"),
-            Control::Revoked(why) => self.close(c, why.reason()),
+            Control::Revoked(why) if why.applies_to(None) => self.close(c, why.reason()),
+            Control::Revoked(_) => {}
         }
     }
 }
