@@ -518,7 +518,9 @@ async fn rate_limit_status_without_a_limiter() {
 }
 
 /// The reference gates `user_roles_set` on `manage_users` (§7), and the
-/// refusal names it: a holder of `manage_users` alone may set roles.
+/// refusal names it: a holder of `manage_users` alone may set roles (here
+/// his own, with a role below his: the role hierarchy keeps everyone off
+/// the owner's roles, see tests/security_roles.rs).
 #[tokio::test]
 async fn manage_users_is_enough_for_user_roles_set() {
     let mut g = OwnGuild::start(NO_LIMITER, "Roles").await;
@@ -534,11 +536,13 @@ async fn manage_users_is_enough_for_user_roles_set() {
         .await;
     alice.recv_cmd("user_roles_get").await;
     bob.recv_cmd("user_roles_get").await;
-    bob.send(json!({"cmd": "user_roles_set", "user": "alice", "roles": ["fans"], "listener": "s"}))
-        .await;
+    bob.send(
+        json!({"cmd": "user_roles_set", "user": "bob", "roles": ["staff", "fans"], "listener": "s"}),
+    )
+    .await;
     let f = bob.recv_cmd("user_roles_get").await;
     assert_eq!(f["listener"], "s", "{f}");
-    assert_eq!(f["roles"], json!(["owner", "fans", "user"]), "{f}");
+    assert_eq!(f["roles"], json!(["staff", "fans", "user"]), "{f}");
     alice.recv_cmd("user_roles_get").await;
     // Without `manage_users` again, bob is refused, naming the permission.
     alice

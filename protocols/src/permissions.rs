@@ -115,7 +115,9 @@ pub fn channel_permissions(
         return ALL;
     }
     let mut bits = base;
-    let apply = |bits: u64, allow: u64, deny: u64| (bits | allow) & !deny;
+    // ADMINISTRATOR is a guild-level bit only: an overwrite allowing it
+    // (refused when written, but possibly stored earlier) grants nothing.
+    let apply = |bits: u64, allow: u64, deny: u64| (bits | (allow & !ADMINISTRATOR)) & !deny;
     let is_role = |o: &&Overwrite| o.target == OverwriteTarget::Role;
     if let Some(o) = channel
         .overwrites
@@ -144,6 +146,61 @@ pub fn channel_permissions(
         bits = apply(bits, o.allow, o.deny);
     }
     bits
+}
+
+/// A place in a guild's role hierarchy; the smaller ranks higher.
+///
+/// The one order is the one `roles_list` shows: roles by `position`
+/// (0 at the top), ties by id, and `@everyone` (id = guild id) always
+/// last, whatever its stored position. See docs/decisions.md, "Role
+/// hierarchy".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank {
+    everyone: bool,
+    position: i32,
+    id: Id,
+}
+
+impl Rank {
+    /// `@everyone`'s rank: the lowest there is.
+    pub fn everyone(guild_id: Id) -> Rank {
+        Rank {
+            everyone: true,
+            position: 0,
+            id: guild_id,
+        }
+    }
+
+    /// The role's stored position (0 for `@everyone`).
+    pub fn position(&self) -> i32 {
+        self.position
+    }
+
+    pub fn is_everyone(&self) -> bool {
+        self.everyone
+    }
+}
+
+/// Where `role` stands in the hierarchy of guild `guild_id`.
+pub fn role_rank(guild_id: Id, role: &Role) -> Rank {
+    if role.id == guild_id {
+        Rank::everyone(guild_id)
+    } else {
+        Rank {
+            everyone: false,
+            position: role.position,
+            id: role.id,
+        }
+    }
+}
+
+/// A member's highest role (`@everyone` for a member without roles).
+pub fn top_rank<'a>(guild_id: Id, roles: impl IntoIterator<Item = &'a Role>) -> Rank {
+    roles
+        .into_iter()
+        .map(|r| role_rank(guild_id, r))
+        .min()
+        .unwrap_or_else(|| Rank::everyone(guild_id))
 }
 
 /// Names of the bits, for error messages ("Missing permission SEND_MESSAGES").
@@ -236,6 +293,45 @@ mod tests {
         assert_eq!(base, ALL);
         let ch = channel(vec![ow(1, OverwriteTarget::Role, 0, VIEW_CHANNEL)]);
         assert_eq!(channel_permissions(base, Id(1), Id(5), &[Id(2)], &ch), ALL);
+    }
+
+    #[test]
+    fn administrator_never_comes_from_an_overwrite() {
+        let everyone = role(1, EVERYONE_DEFAULT);
+        let base = guild_permissions(Id(9), Id(5), Some(&everyone), []);
+        let ch = channel(vec![
+            ow(1, OverwriteTarget::Role, ADMINISTRATOR, 0),
+            ow(
+                5,
+                OverwriteTarget::Member,
+                ADMINISTRATOR | MANAGE_MESSAGES,
+                0,
+            ),
+        ]);
+        let p = channel_permissions(base, Id(1), Id(5), &[], &ch);
+        assert_eq!(p & ADMINISTRATOR, 0);
+        assert_eq!(p & MANAGE_ROLES, 0);
+        // The other bits of the overwrite still count.
+        assert_ne!(p & MANAGE_MESSAGES, 0);
+    }
+
+    #[test]
+    fn ranks_follow_position_with_everyone_last() {
+        let mut top = role(7, 0);
+        top.position = 1;
+        let mut low = role(3, 0);
+        low.position = 5;
+        let mut tie = role(8, 0);
+        tie.position = 1;
+        // @everyone is stored at position 0 but ranks last.
+        let everyone = role(1, 0);
+        let g = Id(1);
+        assert!(role_rank(g, &top) < role_rank(g, &low));
+        assert!(role_rank(g, &top) < role_rank(g, &tie), "ties go by id");
+        assert!(role_rank(g, &low) < role_rank(g, &everyone));
+        assert_eq!(top_rank(g, [&low, &top]), role_rank(g, &top));
+        assert_eq!(top_rank(g, []), Rank::everyone(g));
+        assert_eq!(top_rank(g, [&everyone]), Rank::everyone(g));
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl GuildActor {
                         category_id: Some(None),
                         ..ChannelPatch::default()
                     };
-                    let updated = self.patch_channel(channel, patch)?;
+                    let updated = self.patch_channel(me, channel, patch)?;
                     let event = Event::ChannelUpdate(updated.clone());
                     self.to_viewers(&mut d, &caller, Some(&updated), event);
                 }
@@ -244,7 +244,7 @@ impl GuildActor {
             Command::UpdateChannel { channel_id, patch } => {
                 let channel = self.listed_channel(channel_id)?.clone();
                 self.require_in(me, &channel, perm::MANAGE_CHANNELS)?;
-                let updated = self.patch_channel(channel, patch)?;
+                let updated = self.patch_channel(me, channel, patch)?;
                 self.to_viewers(
                     &mut d,
                     &caller,
@@ -419,6 +419,7 @@ impl GuildActor {
 
     fn patch_channel(
         &mut self,
+        me: Id,
         mut channel: Channel,
         patch: ChannelPatch,
     ) -> GatewayResult<Channel> {
@@ -441,7 +442,9 @@ impl GuildActor {
         }
         let overwritten = patch.overwrites.is_some();
         if let Some(overwrites) = patch.overwrites {
-            channel.overwrites = self.checked_overwrites(overwrites)?;
+            let overwrites = self.checked_overwrites(overwrites)?;
+            self.check_overwrites(me, &channel, &overwrites)?;
+            channel.overwrites = overwrites;
         }
         let channel = self.save(channel)?;
         if overwritten {

@@ -3,6 +3,7 @@
 
 mod commands;
 mod create;
+mod hierarchy;
 mod moderation;
 mod roles;
 mod shared;

@@ -13,12 +13,17 @@ use super::{Deliveries, GuildActor};
 use crate::world::{Caller, Reply};
 
 impl GuildActor {
+    /// Bans and timeouts: never the owner, never oneself, and (for
+    /// members) only those `me` outranks (the role hierarchy).
     fn target(&self, me: Id, user: Id) -> Result<(), GatewayError> {
         if user == self.state.guild.owner_id {
             return Err(GatewayError::forbidden("The owner cannot be moderated"));
         }
         if user == me {
             return Err(GatewayError::invalid("You cannot moderate yourself"));
+        }
+        if self.state.members.contains_key(&user) {
+            self.check_outranks(me, user)?;
         }
         Ok(())
     }
@@ -57,6 +62,9 @@ impl GuildActor {
             Command::SetNick { user_id, nick, .. } => {
                 if user_id != me {
                     self.require(me, perm::MODERATE_MEMBERS)?;
+                    if self.state.members.contains_key(&user_id) {
+                        self.check_outranks(me, user_id)?;
+                    }
                 } else {
                     self.require(me, 0)?;
                 }

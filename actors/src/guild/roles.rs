@@ -29,7 +29,7 @@ impl GuildActor {
                     name: clean_name(&name, "Role name")?,
                     color: color & 0xFF_FFFF,
                     permissions: permissions & perm::ALL,
-                    position: self.state.roles.len() as i32,
+                    position: self.bottom_position(),
                     hoisted: false,
                     self_assignable: false,
                     description: String::new(),
@@ -54,9 +54,13 @@ impl GuildActor {
                         "The @everyone role cannot be deleted",
                     ));
                 }
-                if self.state.roles.remove(&role_id).is_none() {
-                    return Err(GatewayError::not_found("Unknown role"));
-                }
+                let role = self
+                    .state
+                    .roles
+                    .get(&role_id)
+                    .ok_or_else(|| GatewayError::not_found("Unknown role"))?;
+                self.check_manageable(me, role)?;
+                self.state.roles.remove(&role_id);
                 self.world.store.delete_role(role_id)?;
                 for member in self.state.members.values_mut() {
                     if member.roles.contains(&role_id) {
@@ -79,22 +83,21 @@ impl GuildActor {
                     self.require(me, perm::MANAGE_ROLES)?;
                 }
                 for r in &roles {
-                    let role = self
-                        .state
+                    self.state
                         .roles
                         .get(r)
                         .filter(|_| *r != self.state.guild.id)
                         .ok_or_else(|| GatewayError::not_found("Unknown role"))?;
-                    self.check_grantable(me, role.permissions)?;
                 }
+                let mut roles = roles;
+                roles.sort();
+                roles.dedup();
+                self.check_member_roles(me, user_id, &roles)?;
                 let member = self
                     .state
                     .members
                     .get_mut(&user_id)
                     .ok_or_else(|| GatewayError::not_found("Unknown member"))?;
-                let mut roles = roles;
-                roles.sort();
-                roles.dedup();
                 member.roles = roles.clone();
                 self.world.store.put_member(member)?;
                 self.shared.set_member(user_id, roles.clone());
@@ -166,6 +169,52 @@ impl GuildActor {
         Ok(())
     }
 
+    /// Where a new role goes: below every other (above `@everyone`).
+    fn bottom_position(&self) -> i32 {
+        let below_all = self
+            .state
+            .roles
+            .values()
+            .filter(|r| r.id != self.state.guild.id)
+            .map(|r| r.position.saturating_add(1))
+            .max()
+            .unwrap_or(1);
+        below_all.max(self.state.roles.len() as i32)
+    }
+
+    /// `me` may give `user` exactly `roles`: never the owner's roles
+    /// (unless `me` is the owner); another member's only when `me`
+    /// outranks them; and every role added or taken away ranks below `me`
+    /// and, when added, holds no bit `me` lacks.
+    fn check_member_roles(&self, me: Id, user: Id, roles: &[Id]) -> GatewayResult<()> {
+        let current = self
+            .state
+            .members
+            .get(&user)
+            .map(|m| m.roles.clone())
+            .ok_or_else(|| GatewayError::not_found("Unknown member"))?;
+        if user == self.state.guild.owner_id && !self.is_owner(me) {
+            return Err(GatewayError::forbidden(
+                "The owner's roles cannot be changed",
+            ));
+        }
+        if user != me {
+            self.check_outranks(me, user)?;
+        }
+        for r in roles.iter().filter(|r| !current.contains(r)) {
+            if let Some(role) = self.state.roles.get(r) {
+                self.check_manageable(me, role)?;
+                self.check_grantable(me, role.permissions)?;
+            }
+        }
+        for r in current.iter().filter(|r| !roles.contains(r)) {
+            if let Some(role) = self.state.roles.get(r) {
+                self.check_manageable(me, role)?;
+            }
+        }
+        Ok(())
+    }
+
     fn patch_role(&mut self, me: Id, role_id: Id, patch: RolePatch) -> GatewayResult<Role> {
         let mut role = self
             .state
@@ -173,6 +222,7 @@ impl GuildActor {
             .get(&role_id)
             .cloned()
             .ok_or_else(|| GatewayError::not_found("Unknown role"))?;
+        self.check_manageable(me, &role)?;
         if let Some(name) = patch.name {
             if role_id == self.state.guild.id {
                 return Err(GatewayError::invalid(
@@ -189,19 +239,24 @@ impl GuildActor {
             role.permissions = bits & perm::ALL;
         }
         if let Some(position) = patch.position {
+            self.check_position(me, position)?;
             role.position = position;
         }
         if let Some(hoisted) = patch.hoisted {
             role.hoisted = hoisted;
         }
         if let Some(s) = patch.self_assignable {
-            if s && role.permissions & (perm::ADMINISTRATOR | perm::MANAGE_ROLES) != 0 {
-                return Err(GatewayError::invalid(format!(
-                    "Role '{}' cannot be made self-assignable",
-                    role.name
-                )));
-            }
             role.self_assignable = s;
+        }
+        // Checked on the result, so that neither order of the two changes
+        // lets anyone hand themselves these bits.
+        if role.self_assignable
+            && role.permissions & (perm::ADMINISTRATOR | perm::MANAGE_ROLES) != 0
+        {
+            return Err(GatewayError::invalid(format!(
+                "Role '{}' cannot be made self-assignable",
+                role.name
+            )));
         }
         if let Some(d) = patch.description {
             role.description = d.chars().take(1024).collect();

@@ -222,4 +222,13 @@ impl GuildShared {
     pub fn owner(&self) -> Id {
         *self.owner.read()
     }
+
+    /// The rank of `user`'s highest role (`@everyone`'s for members
+    /// without roles and for non-members); see [`permissions::Rank`].
+    pub fn top_rank(&self, user: Id) -> permissions::Rank {
+        let roles = self.roles.read().clone();
+        let members = self.members.read();
+        let mine = members.get(&user).map(Vec::as_slice).unwrap_or_default();
+        permissions::top_rank(self.guild_id, mine.iter().filter_map(|r| roles.get(r)))
+    }
 }
