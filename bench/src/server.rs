@@ -49,7 +49,8 @@ impl Server {
              chatnet = \"127.0.0.1:0\"\nv0 = \"127.0.0.1:0\"\nmqtt = \"127.0.0.1:0\"\n\n\
              [admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n[storage]\ndurability = \"{durability}\"\n\n\
              [originchats.rate_limiting]\nenabled = false\n\n\
-             [limits]\nconnections_per_ip = 0\nuser_requests_per_second = 0\nip_requests_per_second = 0\n\n\
+             [limits]\nconnections_per_ip = 0\nuser_requests_per_second = 0\nip_requests_per_second = 0\n\
+             password_queue = 100000\n\n\
              [nynja]\nverification = \"fixed\"\nfixed_code = \"{NYNJA_CODE}\"\n\n[log]\nlevel = \"warn\"\n",
             data = dir.path().join("data").display().to_string(),
             durability = durability.name(),
