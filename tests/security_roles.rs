@@ -291,49 +291,49 @@ async fn manage_roles_cannot_reach_above_itself_over_originchats() {
         (
             "user_roles_set",
             json!({"user": "carol", "roles": []}),
-            OC_USERS,
+            AT_OR_ABOVE,
         ),
         // Rename, strip and delete the ADMINISTRATOR role.
         (
             "role_update",
             json!({"name": "admin", "new_name": "pwned"}),
-            OC_ROLES,
+            AT_OR_ABOVE,
         ),
         (
             "role_update",
             json!({"name": "admin", "permissions": []}),
-            OC_ROLES,
+            AT_OR_ABOVE,
         ),
         (
             "role_permissions_set",
             json!({"name": "admin", "permissions": []}),
-            OC_ROLES,
+            AT_OR_ABOVE,
         ),
-        ("role_delete", json!({"name": "admin"}), OC_ROLES),
+        ("role_delete", json!({"name": "admin"}), AT_OR_ABOVE),
         // Strip the owner's roles.
         (
             "user_roles_set",
             json!({"user": "alice", "roles": []}),
-            OC_USERS,
+            AT_OR_ABOVE,
         ),
         // Move their own role to the top, or a lower one above them.
         (
             "role_reorder",
             json!({"roles": ["helper", "admin", "low"]}),
-            OC_ROLES,
+            AT_OR_ABOVE,
         ),
-        ("role_reorder", json!({"roles": ["low"]}), OC_ROLES),
+        ("role_reorder", json!({"roles": ["low"]}), AT_OR_ABOVE),
         (
             "role_update",
             json!({"name": "helper", "new_name": "boss"}),
-            OC_ROLES,
+            AT_OR_ABOVE,
         ),
-        ("role_delete", json!({"name": "helper"}), OC_ROLES),
+        ("role_delete", json!({"name": "helper"}), AT_OR_ABOVE),
         // Give themselves a higher role.
         (
             "user_roles_set",
             json!({"user": "bob", "roles": ["helper", "admin"]}),
-            OC_USERS,
+            AT_OR_ABOVE,
         ),
         // Grant bits they lack.
         (

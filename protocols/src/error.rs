@@ -17,10 +17,22 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// A refusal a dialect's profile words in its own fixed way, so the
+/// dialect maps the variant rather than reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The role hierarchy: the role or member acted on ranks at or above
+    /// the actor's highest role, or is the owner (OriginChats: "Cannot
+    /// manage roles at or above your position").
+    RoleHierarchy,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct GatewayError {
     pub kind: ErrorKind,
     pub message: String,
+    /// Which fixed refusal this is, when a dialect words it itself.
+    pub refusal: Option<Refusal>,
 }
 
 impl fmt::Display for GatewayError {
@@ -34,6 +46,15 @@ impl GatewayError {
         GatewayError {
             kind,
             message: message.into(),
+            refusal: None,
+        }
+    }
+    /// A [`Refusal`] of kind `Forbidden`; `m` is for logs and dialects
+    /// without a fixed wording.
+    pub fn refused(refusal: Refusal, m: impl Into<String>) -> Self {
+        GatewayError {
+            refusal: Some(refusal),
+            ..Self::new(ErrorKind::Forbidden, m)
         }
     }
     pub fn unauthenticated(m: impl Into<String>) -> Self {

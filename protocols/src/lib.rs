@@ -22,5 +22,5 @@ mod testgen;
 pub mod time;
 pub mod v0;
 
-pub use error::{ErrorKind, GatewayError, GatewayResult};
+pub use error::{ErrorKind, GatewayError, GatewayResult, Refusal};
 pub use id::{Id, IdGenerator};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use switchboard_protocols::model::{Channel, Overwrite, OverwriteTarget, Role};
 use switchboard_protocols::permissions::{self as perm, role_rank};
-use switchboard_protocols::{GatewayError, GatewayResult, Id};
+use switchboard_protocols::{GatewayError, GatewayResult, Id, Refusal};
 
 use super::GuildActor;
 
@@ -26,7 +26,7 @@ impl GuildActor {
         if self.is_owner(me) || role_rank(self.state.guild.id, role) > self.shared.top_rank(me) {
             return Ok(());
         }
-        Err(GatewayError::forbidden(AT_OR_ABOVE))
+        Err(GatewayError::refused(Refusal::RoleHierarchy, AT_OR_ABOVE))
     }
 
     /// A role `me` moves to `position` lands strictly below `me`'s highest
@@ -37,7 +37,8 @@ impl GuildActor {
         }
         let top = self.shared.top_rank(me);
         if top.is_everyone() || position <= top.position() {
-            return Err(GatewayError::forbidden(
+            return Err(GatewayError::refused(
+                Refusal::RoleHierarchy,
                 "Cannot move a role to or above your highest role",
             ));
         }
@@ -49,12 +50,16 @@ impl GuildActor {
     /// only on members whose highest role ranks strictly below `me`'s.
     pub(super) fn check_outranks(&self, me: Id, user: Id) -> GatewayResult<()> {
         if user == self.state.guild.owner_id && me != user {
-            return Err(GatewayError::forbidden("Cannot act on the guild owner"));
+            return Err(GatewayError::refused(
+                Refusal::RoleHierarchy,
+                "Cannot act on the guild owner",
+            ));
         }
         if self.is_owner(me) || self.shared.top_rank(user) > self.shared.top_rank(me) {
             return Ok(());
         }
-        Err(GatewayError::forbidden(
+        Err(GatewayError::refused(
+            Refusal::RoleHierarchy,
             "Cannot act on a member whose highest role is at or above yours",
         ))
     }

@@ -4,7 +4,7 @@ use switchboard_protocols::command::{Command, RolePatch};
 use switchboard_protocols::event::Event;
 use switchboard_protocols::model::Role;
 use switchboard_protocols::permissions as perm;
-use switchboard_protocols::{GatewayError, GatewayResult, Id};
+use switchboard_protocols::{GatewayError, GatewayResult, Id, Refusal};
 
 use super::commands::{clean_name, Outcome};
 use super::{Deliveries, GuildActor};
@@ -194,7 +194,8 @@ impl GuildActor {
             .map(|m| m.roles.clone())
             .ok_or_else(|| GatewayError::not_found("Unknown member"))?;
         if user == self.state.guild.owner_id && !self.is_owner(me) {
-            return Err(GatewayError::forbidden(
+            return Err(GatewayError::refused(
+                Refusal::RoleHierarchy,
                 "The owner's roles cannot be changed",
             ));
         }

@@ -54,4 +54,6 @@ pub mod strings {
     pub const WRONG_CHANNEL_TYPE: &str = "Cannot use this command in this channel type";
     pub const MESSAGE_NOT_FOUND: &str = "Message not found";
     pub const THREAD_NOT_FOUND: &str = "Thread not found";
+    /// A role command stopped by the role hierarchy (profile §7).
+    pub const ROLE_AT_OR_ABOVE: &str = "Cannot manage roles at or above your position";
 }

@@ -8,7 +8,7 @@ use switchboard_protocols::model::Role;
 use switchboard_protocols::originchats::perms::{role_permission_names, ROLE_PERMISSIONS};
 use switchboard_protocols::originchats::strings as s;
 use switchboard_protocols::originchats::{frame, objects, EVERYONE, OWNER};
-use switchboard_protocols::{ErrorKind, GatewayError, Id};
+use switchboard_protocols::{ErrorKind, GatewayError, Id, Refusal};
 
 use super::commands::{Frames, Op};
 use super::views::roles_of;
@@ -79,6 +79,9 @@ fn role_by(op: &Op, id_or_name: Option<String>) -> Option<Role> {
 }
 
 fn denied(op: &Op, e: &GatewayError, perm: &str) -> Frames {
+    if e.refusal == Some(Refusal::RoleHierarchy) {
+        return op.err(s::ROLE_AT_OR_ABOVE);
+    }
     if e.kind == ErrorKind::Forbidden {
         op.err(&format!("Access denied: '{perm}' permission required"))
     } else {
