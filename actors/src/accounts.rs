@@ -14,9 +14,9 @@ use switchboard_protocols::model::User;
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult};
 
+use crate::audience::Revocation;
 use crate::guild::join_guild;
 use crate::hub::EndSessionsOf;
-use crate::session::handle::Revocation;
 use crate::world::World;
 
 const MAX_PASSWORD_BYTES: usize = 1024;

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod admission;
+pub mod audience;
 pub mod channel;
 pub mod federation;
 pub mod files;
@@ -18,6 +19,7 @@ pub mod passwords;
 pub mod sealed;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod v0;
 pub mod voice;
 pub mod world;

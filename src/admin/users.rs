@@ -20,8 +20,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_actors::accounts;
+use switchboard_actors::audience::Revocation;
 use switchboard_actors::hub::EndSessionsOf;
-use switchboard_actors::session::handle::Revocation;
 use switchboard_protocols::model::User;
 use switchboard_protocols::{ErrorKind, GatewayError, Id};
 

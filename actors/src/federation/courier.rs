@@ -65,7 +65,7 @@ impl Courier {
     pub(crate) fn new(world: Arc<World>, fed: Arc<Federation>) -> Courier {
         let client = awc::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
-            .connector(awc::Connector::new().rustls_021(crate::session::originchats::auth::tls()))
+            .connector(awc::Connector::new().rustls_021(crate::tls::client_config()))
             .finish();
         Courier {
             world,

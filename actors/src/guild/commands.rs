@@ -17,7 +17,7 @@ use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
 use super::{Deliveries, GuildActor};
-use crate::session::handle::SessionHandle;
+use crate::audience::SessionHandle;
 use crate::world::{Caller, Reply};
 
 pub(super) type Outcome = GatewayResult<(Reply, Deliveries)>;

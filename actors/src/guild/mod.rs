@@ -22,7 +22,7 @@ use switchboard_protocols::{GatewayError, GatewayResult, Id};
 pub use create::{create_guild, ensure_default_guild, join_guild};
 pub use shared::GuildShared;
 
-use crate::session::handle::SessionHandle;
+use crate::audience::SessionHandle;
 use crate::store::Store;
 use crate::world::{Caller, Reply, World};
 

@@ -10,7 +10,7 @@ use switchboard_protocols::model::{Channel, Role};
 use switchboard_protocols::permissions::{self, channel_permissions, guild_permissions};
 use switchboard_protocols::{ErrorKind, GatewayError, GatewayResult, Id};
 
-use crate::session::handle::SessionHandle;
+use crate::audience::SessionHandle;
 
 use super::GuildState;
 

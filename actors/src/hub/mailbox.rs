@@ -16,8 +16,8 @@ use switchboard_protocols::Id;
 use tracing::warn;
 
 use super::Hub;
+use crate::audience::SessionHandle;
 use crate::session::chatnet::message_frame;
-use crate::session::handle::SessionHandle;
 
 /// What an invite frame does to the pair's standing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,8 +236,7 @@ impl Handler<NynjaOnline> for Hub {
                 s.dialect == switchboard_protocols::model::Dialect::Nynja && s.id != msg.session.id
             });
         for old in taken_over {
-            old.control
-                .do_send(crate::session::handle::Control::Shutdown);
+            old.control.do_send(crate::audience::Control::Shutdown);
         }
         let waiting = self
             .world

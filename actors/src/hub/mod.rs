@@ -16,7 +16,7 @@ mod mailbox;
 
 pub use mailbox::{Drained, InviteStep, NynjaOnline, Relay, Subscribe, MAILBOX_BATCH};
 
-use crate::session::handle::{Control, Revocation, SessionHandle};
+use crate::audience::{Control, Revocation, SessionHandle};
 use crate::voice::UserGone;
 use crate::world::{Caller, Reply, World};
 

@@ -24,8 +24,8 @@ use tracing::debug;
 
 use crate::accounts;
 use crate::admission::ConnectionSlot;
+use crate::audience::{Control, Deliver, SessionHandle, Wake};
 use crate::hub::Attach;
-use crate::session::handle::{Control, Deliver, SessionHandle, Wake};
 use crate::session::ready::{go_offline, go_online, Ready};
 use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::session::{conn_span, record_user, start_in_span};

@@ -2,7 +2,6 @@
 //! into commands and events into that dialect.
 
 pub mod chatnet;
-pub mod handle;
 pub mod jam;
 pub mod mqtt;
 pub mod originchats;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use switchboard_protocols::model::{Channel, GuildFull, Presence, VoiceState};
 use switchboard_protocols::{GatewayResult, Id};
 
+use crate::audience::SessionHandle;
 use crate::guild::Connect;
 use crate::hub::{Online, Presences, PRESENCE_FANOUT_LIMIT};
-use crate::session::handle::SessionHandle;
 use crate::voice::VoiceStates;
 use crate::world::World;
 

@@ -20,7 +20,7 @@ use switchboard_protocols::event::{Envelope, Event};
 use switchboard_protocols::v0::{Outbound, SERVER_LEADER};
 use switchboard_protocols::Id;
 
-use crate::session::handle::SessionHandle;
+use crate::audience::SessionHandle;
 use crate::world::World;
 
 /// An election in progress or decided.

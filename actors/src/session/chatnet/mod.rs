@@ -21,10 +21,10 @@ use switchboard_protocols::chatnet::{self, Kind};
 use switchboard_protocols::model::{Dialect, User};
 use tracing::debug;
 
-use super::handle::{Control, Deliver, SessionHandle, Wake};
 use super::ready::go_offline;
 use super::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::admission::ConnectionSlot;
+use crate::audience::{Control, Deliver, SessionHandle, Wake};
 use crate::hub::Attach;
 use crate::session::{conn_span, start_in_span};
 use crate::world::World;

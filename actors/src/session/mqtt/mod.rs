@@ -31,12 +31,12 @@ use switchboard_protocols::nynja;
 use tokio_util::codec::{BytesCodec, Decoder, Encoder, FramedRead};
 use tracing::debug;
 
-use super::handle::{Control, Deliver, SessionHandle, Wake};
 use super::ready::go_offline;
 use super::tcp::TcpOut;
 use super::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::accounts;
 use crate::admission::ConnectionSlot;
+use crate::audience::{Control, Deliver, SessionHandle, Wake};
 use crate::hub::{Attach, NynjaOnline};
 use crate::nynja::{persistent_client, phone_of, set_persistent_client, NynjaContext};
 use crate::session::{conn_span, record_user, start_in_span};

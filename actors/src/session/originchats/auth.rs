@@ -30,30 +30,12 @@ fn field<'a>(i: &'a Inbound, key: &str) -> Option<&'a str> {
     i.body.get(key).and_then(Value::as_str)
 }
 
-/// Client TLS with the webpki roots (Rotur checks, federation deliveries).
-pub(crate) fn tls() -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_trust_anchors(webpki_roots::TLS_SERVER_ROOTS.iter().map(|ta| {
-        rustls::OwnedTrustAnchor::from_subject_spki_name_constraints(
-            ta.subject,
-            ta.spki,
-            ta.name_constraints,
-        )
-    }));
-    Arc::new(
-        rustls::ClientConfig::builder()
-            .with_safe_defaults()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
-
 /// Asks Rotur whether `validator` was made for this connection's key;
 /// answers the Rotur user id and username.
 async fn rotur_validate(url: &str, key: &str, validator: &str) -> Result<(String, String), String> {
     let client = awc::Client::builder()
         .timeout(ROTUR_TIMEOUT)
-        .connector(awc::Connector::new().rustls_021(tls()))
+        .connector(awc::Connector::new().rustls_021(crate::tls::client_config()))
         .finish();
     let request = client
         .get(url)

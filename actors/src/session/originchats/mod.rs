@@ -46,9 +46,9 @@ use switchboard_protocols::Id;
 use tracing::debug;
 
 use crate::admission::ConnectionSlot;
+use crate::audience::{Control, Deliver, Revocation, SessionHandle, Wake};
 use crate::guild::GuildShared;
 use crate::hub::Attach;
-use crate::session::handle::{Control, Deliver, Revocation, SessionHandle, Wake};
 use crate::session::ready::go_offline;
 use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
 use crate::session::{conn_span, start_in_span};

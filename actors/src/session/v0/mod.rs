@@ -26,10 +26,10 @@ use switchboard_protocols::Id;
 use tokio_util::codec::FramedRead;
 use tracing::debug;
 
-use super::handle::{Control, Deliver, SessionHandle, Wake};
 use super::ready::go_offline;
 use super::tcp::TcpOut;
 use crate::admission::ConnectionSlot;
+use crate::audience::{Control, Deliver, SessionHandle, Wake};
 use crate::hub::Attach;
 use crate::session::{conn_span, record_user, start_in_span};
 use crate::v0::{keys, V0Offline};

@@ -1,5 +1,7 @@
-//! How actors reach a session: a bounded mailbox for events and an
-//! unbounded side door for control.
+//! The audience of the core: how an owning actor reaches a session without
+//! knowing its dialect — a bounded mailbox for events and an unbounded side
+//! door for control. Sessions implement the two handlers; the guild,
+//! channel, hub and V0 actors keep [`SessionHandle`]s of whoever listens.
 
 use std::sync::Arc;
 
