@@ -10,7 +10,7 @@ use switchboard_protocols::event::{Event, FullMessage, ReactionEvent};
 use switchboard_protocols::model::{Attachment, ChannelKind, Message};
 use switchboard_protocols::permissions as perm;
 use switchboard_protocols::time::now_ms;
-use switchboard_protocols::{GatewayError, GatewayResult, Id};
+use switchboard_protocols::{GatewayError, GatewayResult, Id, Refusal};
 
 use super::{ChannelActor, Outcome};
 
@@ -33,7 +33,8 @@ impl ChannelActor {
             )));
         }
         if self.channel.encrypted && !encrypted {
-            return Err(GatewayError::invalid(
+            return Err(GatewayError::refused(
+                Refusal::EncryptedChannel,
                 "This channel accepts only encrypted messages",
             ));
         }
@@ -77,7 +78,10 @@ impl ChannelActor {
             ));
         }
         if self.channel.thread.as_ref().is_some_and(|t| t.locked) {
-            return Err(GatewayError::forbidden("This thread is locked"));
+            return Err(GatewayError::refused(
+                Refusal::ThreadLocked,
+                "This thread is locked",
+            ));
         }
         if let Some(r) = &m.client_ref {
             if let Some(existing) =
@@ -134,13 +138,13 @@ impl ChannelActor {
         }
         let mut out: Vec<Attachment> = Vec::with_capacity(ids.len());
         for id in ids {
-            let file = self
-                .world
-                .store
-                .file(*id)?
-                .ok_or_else(|| GatewayError::not_found("Unknown file"))?;
+            let file =
+                self.world.store.file(*id)?.ok_or_else(|| {
+                    GatewayError::refused(Refusal::AttachmentMissing, "Unknown file")
+                })?;
             if file.uploader_id != me {
-                return Err(GatewayError::forbidden(
+                return Err(GatewayError::refused(
+                    Refusal::NotUploader,
                     "Only the uploader can attach a file",
                 ));
             }

@@ -11,7 +11,7 @@ use switchboard_protocols::event::{Event, ThreadChange};
 use switchboard_protocols::model::{Channel, ChannelKind, ThreadMeta};
 use switchboard_protocols::permissions as perm;
 use switchboard_protocols::time::now_ms;
-use switchboard_protocols::{GatewayError, GatewayResult, Id};
+use switchboard_protocols::{GatewayError, GatewayResult, Id, Refusal};
 
 use super::commands::{clean_name, Outcome};
 use super::{Deliveries, GuildActor};
@@ -105,7 +105,10 @@ impl GuildActor {
                 if join {
                     self.require_in(me, &thread, 0)?;
                     if meta.locked {
-                        return Err(GatewayError::forbidden("This thread is locked"));
+                        return Err(GatewayError::refused(
+                            Refusal::ThreadLocked,
+                            "This thread is locked",
+                        ));
                     }
                     if !meta.participants.contains(&me) {
                         meta.participants.push(me);

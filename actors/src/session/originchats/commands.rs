@@ -16,6 +16,7 @@ use switchboard_protocols::originchats::{frame, objects, Inbound};
 use switchboard_protocols::permissions::VIEW_CHANNEL;
 use switchboard_protocols::{GatewayError, Id};
 
+use super::target::Miss;
 use super::views::{self, find_channel};
 use super::{
     attachments, channels, events, members, messages, moderation, pings, roles, server, threads,
@@ -197,18 +198,24 @@ impl Op {
 
     /// A viewable text channel named by `channel`, or the reference's
     /// errors (the access errors carry no `src`, as in the reference).
-    pub(super) fn text_channel(&self) -> Result<Channel, Frames> {
+    pub(super) fn text_channel(&self) -> Result<Channel, Miss> {
         let Some(name) = self.text("channel").filter(|n| !n.is_empty()) else {
-            return Err(vec![frame::error(None, s::CHANNEL_NAME_NOT_PROVIDED)]);
+            return Err(Miss::Refused(vec![frame::error(
+                None,
+                s::CHANNEL_NAME_NOT_PROVIDED,
+            )]));
         };
         let Some(channel) = find_channel(&self.world, self.guild, &name) else {
-            return Err(self.err(s::CHANNEL_NOT_FOUND));
+            return Err(Miss::Refused(self.err(s::CHANNEL_NOT_FOUND)));
         };
         if self.shared.channel_bits(self.user.id, &channel) & VIEW_CHANNEL == 0 {
-            return Err(vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)]);
+            return Err(Miss::Refused(vec![frame::error(
+                None,
+                s::ACCESS_DENIED_CHANNEL,
+            )]));
         }
         if channel.kind != ChannelKind::Text {
-            return Err(vec![frame::error(None, s::WRONG_CHANNEL_TYPE)]);
+            return Err(Miss::WrongType);
         }
         Ok(channel)
     }

@@ -6,10 +6,10 @@ use serde_json::{json, Value};
 use switchboard_protocols::command::{Command, HistoryQuery, NewMessage, ThreadPatch};
 use switchboard_protocols::originchats::strings as s;
 use switchboard_protocols::originchats::{frame, SEARCH_RESULTS};
-use switchboard_protocols::{ErrorKind, GatewayError, Id};
+use switchboard_protocols::{ErrorKind, GatewayError, Id, Refusal};
 
 use super::commands::{Frames, Op};
-use super::target::Target;
+use super::target::{Miss, Target};
 use crate::world::Reply;
 
 /// Most messages one `messages_get` or `messages_around` side returns.
@@ -103,23 +103,23 @@ async fn message_new(op: Op) -> Frames {
     match op.exec(command).await {
         Ok(_) => Vec::new(),
         Err(e) if op.timed_out(&e).is_some() => op.timed_out(&e).unwrap_or_default(),
-        Err(e) if denied(&e) && e.message.contains("uploader") => {
-            op.err("You can only attach your own uploads")
+        Err(e) => op.err(&send_refused(&e, place)),
+    }
+}
+
+/// The reference's words for a `message_new` the common model refused;
+/// `place` is "channel" or "thread".
+fn send_refused(e: &GatewayError, place: &str) -> String {
+    match e.refusal {
+        Some(Refusal::NotUploader) => "You can only attach your own uploads".into(),
+        Some(Refusal::ThreadLocked) => "This thread is locked".into(),
+        Some(Refusal::AttachmentMissing) => "Attachment not found or expired".into(),
+        Some(Refusal::EncryptedChannel) => "Cannot send messages in this channel type".into(),
+        _ if denied(e) => format!("You do not have permission to send messages in this {place}"),
+        _ if e.kind == ErrorKind::NotFound => {
+            "The message you're trying to reply to was not found".into()
         }
-        Err(e) if denied(&e) && e.message.contains("locked") => op.err("This thread is locked"),
-        Err(e) if denied(&e) => op.err(&format!(
-            "You do not have permission to send messages in this {place}"
-        )),
-        Err(e) if e.kind == ErrorKind::NotFound && e.message.contains("file") => {
-            op.err("Attachment not found or expired")
-        }
-        Err(e) if e.kind == ErrorKind::NotFound => {
-            op.err("The message you're trying to reply to was not found")
-        }
-        Err(e) if e.kind == ErrorKind::Invalid && e.message.contains("encrypted") => {
-            op.err("Cannot send messages in this channel type")
-        }
-        Err(e) => op.err(&e.message),
+        _ => e.message.clone(),
     }
 }
 
@@ -149,16 +149,14 @@ async fn send_target(op: &Op) -> Result<Target, Frames> {
         }
         return Ok(t.into_target());
     }
-    match op.target() {
+    match op.find_target() {
         Ok(t) => Ok(t),
-        Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
-            Err(op.err("Cannot send messages in this channel type"))
-        }
-        Err(e) if e[0].get("src").is_none() => {
+        Err(Miss::WrongType) => Err(op.err("Cannot send messages in this channel type")),
+        Err(Miss::Refused(e)) if e[0].get("src").is_none() => {
             // Not viewable: the send check's words.
             Err(op.err("You do not have permission to send messages in this channel"))
         }
-        Err(e) => Err(e),
+        Err(Miss::Refused(e)) => Err(e),
     }
 }
 
@@ -525,12 +523,10 @@ async fn typing(op: Op) -> Frames {
         }
         t.into_target()
     } else {
-        match op.target() {
+        match op.find_target() {
             Ok(t) => t,
-            Err(e) if e[0].get("val") == Some(&json!(s::WRONG_CHANNEL_TYPE)) => {
-                return vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)];
-            }
-            Err(e) => return e,
+            Err(Miss::WrongType) => return vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)],
+            Err(Miss::Refused(e)) => return e,
         }
     };
     let channel = &target.channel;
@@ -552,5 +548,52 @@ async fn typing(op: Op) -> Frames {
         Err(e) if op.timed_out(&e).is_some() => op.timed_out(&e).unwrap_or_default(),
         Err(e) if denied(&e) => vec![frame::error(None, s::ACCESS_DENIED_CHANNEL)],
         Err(e) => op.err(&e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_refusals_are_worded_by_variant_not_by_text() {
+        // The core's text is irrelevant: only the variant decides.
+        let words = |r| send_refused(&GatewayError::refused(r, "anything at all"), "channel");
+        assert_eq!(
+            words(Refusal::NotUploader),
+            "You can only attach your own uploads"
+        );
+        assert_eq!(words(Refusal::ThreadLocked), "This thread is locked");
+        assert_eq!(
+            words(Refusal::AttachmentMissing),
+            "Attachment not found or expired"
+        );
+        assert_eq!(
+            words(Refusal::EncryptedChannel),
+            "Cannot send messages in this channel type"
+        );
+        assert_eq!(
+            words(Refusal::RoleHierarchy),
+            "You do not have permission to send messages in this channel"
+        );
+    }
+
+    #[test]
+    fn send_refusals_without_a_variant_go_by_kind() {
+        // Text that once steered the wording no longer does.
+        let plain = [
+            GatewayError::forbidden("This thread is locked by the uploader"),
+            GatewayError::not_found("Unknown file"),
+            GatewayError::invalid("This channel accepts only encrypted messages"),
+        ];
+        let got: Vec<String> = plain.iter().map(|e| send_refused(e, "thread")).collect();
+        assert_eq!(
+            got,
+            [
+                "You do not have permission to send messages in this thread",
+                "The message you're trying to reply to was not found",
+                "This channel accepts only encrypted messages",
+            ]
+        );
     }
 }

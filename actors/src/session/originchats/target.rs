@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 use switchboard_protocols::model::{Channel, ThreadMeta};
+use switchboard_protocols::originchats::frame;
 use switchboard_protocols::originchats::strings as s;
 use switchboard_protocols::permissions::{SEND_MESSAGES, VIEW_CHANNEL};
 
@@ -124,8 +125,17 @@ impl Op {
     /// The thread named by `thread_id`, or else the text channel named by
     /// `channel`, with the reference's errors for each.
     pub(super) fn target(&self) -> Result<Target, Frames> {
+        self.find_target().map_err(Miss::into_frames)
+    }
+
+    /// [`Op::target`], saying apart the one miss some commands word their
+    /// own way.
+    pub(super) fn find_target(&self) -> Result<Target, Miss> {
         if self.names_thread() {
-            return self.open_thread().map(ThreadRef::into_target);
+            return self
+                .open_thread()
+                .map(ThreadRef::into_target)
+                .map_err(Miss::Refused);
         }
         let channel = self.text_channel()?;
         Ok(Target {
@@ -133,5 +143,24 @@ impl Op {
             channel,
             thread: None,
         })
+    }
+}
+
+/// Why a request found no target.
+pub(super) enum Miss {
+    /// A viewable channel that is not a text channel (the reference's
+    /// "Cannot use this command in this channel type", which `message_new`
+    /// and `typing` word differently).
+    WrongType,
+    /// Any other miss, as the reference answers it.
+    Refused(Frames),
+}
+
+impl Miss {
+    pub(super) fn into_frames(self) -> Frames {
+        match self {
+            Miss::WrongType => vec![frame::error(None, s::WRONG_CHANNEL_TYPE)],
+            Miss::Refused(frames) => frames,
+        }
     }
 }

@@ -9,7 +9,7 @@ use switchboard_protocols::command::{Command, HistoryQuery, ThreadPatch};
 use switchboard_protocols::model::ChannelKind;
 use switchboard_protocols::originchats::strings as s;
 use switchboard_protocols::permissions::{CREATE_PUBLIC_THREADS, MANAGE_THREADS, VIEW_CHANNEL};
-use switchboard_protocols::{ErrorKind, GatewayError};
+use switchboard_protocols::{ErrorKind, GatewayError, Refusal};
 
 use super::commands::{Frames, Op};
 use super::target::ThreadRef;
@@ -71,9 +71,7 @@ fn answer(op: &Op, result: Result<Reply, GatewayError>) -> Frames {
     match result {
         Ok(_) => Vec::new(),
         Err(e) if op.timed_out(&e).is_some() => op.timed_out(&e).unwrap_or_default(),
-        Err(e) if e.kind == ErrorKind::Forbidden && e.message.contains("locked") => {
-            op.err("This thread is locked")
-        }
+        Err(e) if e.refusal == Some(Refusal::ThreadLocked) => op.err("This thread is locked"),
         Err(e) if e.kind == ErrorKind::Forbidden => {
             op.err("You do not have permission to modify this thread")
         }
