@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
+use switchboard_protocols::event::Event;
 use switchboard_protocols::model::{FileRecord, CHUNK_SIZE};
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
+use crate::hub::DeliverToUsers;
 use crate::store::{StoreError, StoredChunk};
-use crate::world::World;
+use crate::world::{Caller, Reply, World};
 
 /// Files up to this size are stored raw: compressing them saves nothing.
 pub const COMPRESS_ABOVE: usize = 1024;
@@ -195,6 +197,48 @@ fn assemble(world: &World, record: &FileRecord, start: u64, end: u64) -> Gateway
         }
     }
     Ok(out.freeze())
+}
+
+/// `Command::DeleteFile`: the caller deletes an upload of theirs that no
+/// message carries. Refusals: `NotFound` "Unknown file" when it does not
+/// exist or the caller may not read it, `Forbidden` when the caller did not
+/// upload it, `Conflict` when a message carries it. The store gives its
+/// size back to the uploader's quota. Once durable, the uploader's sessions
+/// hear `Event::FileDelete` (nobody else could read an unattached file).
+pub async fn delete(world: &Arc<World>, caller: &Caller, file_id: Id) -> GatewayResult<Reply> {
+    let (w, me) = (world.clone(), caller.id());
+    let record = tokio::task::spawn_blocking(move || remove(&w, me, file_id))
+        .await
+        .map_err(blocking_error)??;
+    world.store.commit().await?;
+    let env = caller.envelope(Event::FileDelete {
+        file_id: record.id,
+        uploader_id: record.uploader_id,
+    });
+    let tell = DeliverToUsers {
+        users: vec![record.uploader_id],
+        env,
+    };
+    // The deletion stands even if the hub is gone (shutdown).
+    let _ = world.hub().send(tell).await;
+    Ok(Reply::Done)
+}
+
+fn remove(world: &World, me: Id, file_id: Id) -> GatewayResult<FileRecord> {
+    let unknown = || GatewayError::not_found("Unknown file");
+    let record = world.store.file(file_id)?.ok_or_else(unknown)?;
+    if !world.may_read_file(me, &record)? {
+        return Err(unknown());
+    }
+    if record.uploader_id != me {
+        return Err(GatewayError::forbidden(
+            "Only the uploader can delete a file",
+        ));
+    }
+    if !world.store.file_channels(record.id)?.is_empty() {
+        return Err(GatewayError::conflict("The file is attached to a message"));
+    }
+    world.store.delete_file(record.id)?.ok_or_else(unknown)
 }
 
 #[cfg(test)]

@@ -115,6 +115,8 @@ pub enum Reply {
     Stream(Stream),
     KeyEnvelope(KeyEnvelope),
     Users(Vec<User>),
+    /// A user's profile as it is after the command.
+    User(User),
 }
 
 pub type ReplyFuture = Pin<Box<dyn Future<Output = GatewayResult<Reply>> + Send>>;
@@ -488,9 +490,20 @@ impl World {
                 let user = caller.user.clone();
                 Box::pin(async move { guild::join_guild(&world, user, invite.guild_id).await })
             }
-            C::OpenDm { .. } | C::CreateGroup { .. } | C::SetPresence { .. } => {
+            // The hub knows every session by user: it owns profiles, so
+            // that a change reaches everyone who can see the user.
+            C::OpenDm { .. }
+            | C::CreateGroup { .. }
+            | C::SetPresence { .. }
+            | C::UpdateProfile { .. } => {
                 let req = self.hub().send(HubCmd { caller, command });
                 Box::pin(async move { req.await.map_err(mailbox_error)? })
+            }
+            // Uploads are owned by `files`, which tells the uploader's
+            // sessions through the hub.
+            C::DeleteFile { file_id } => {
+                let (world, file_id) = (self.clone(), *file_id);
+                Box::pin(async move { crate::files::delete(&world, &caller, file_id).await })
             }
             C::VoiceState { .. } | C::StreamStart { .. } | C::StreamEnd { .. } | C::Call(_) => {
                 let req = self.voice().send(VoiceCmd { caller, command });

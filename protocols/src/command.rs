@@ -310,4 +310,19 @@ pub enum Command {
     GetKeyEnvelope {
         channel_id: Id,
     },
+    /// Changes the caller's own public profile (nobody else's: there is
+    /// no user field). `None` keeps a field; `Some(None)` clears an
+    /// optional one. Each dialect validates its own input and wording
+    /// first; the owner refuses a display name that is blank or over 100
+    /// characters and an avatar over 2048.
+    UpdateProfile {
+        display_name: Option<String>,
+        avatar: Option<Option<String>>,
+        public_key: Option<Option<String>>,
+    },
+    /// Deletes an upload that no message carries (its uploader only); its
+    /// size goes back to the uploader's storage quota.
+    DeleteFile {
+        file_id: Id,
+    },
 }

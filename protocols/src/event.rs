@@ -117,6 +117,20 @@ pub enum Event {
         user_id: Id,
         nick: Option<String>,
     },
+    /// A user's public profile changed (display name, avatar, public
+    /// key): `user` as it is now, `before` as it was. Sent to the user's
+    /// own sessions and to everyone who shares a guild, a DM or a
+    /// friendship with them.
+    UserUpdate {
+        user: User,
+        before: User,
+    },
+    /// An upload no message carried was deleted (sent to its uploader's
+    /// sessions: nobody else could see it).
+    FileDelete {
+        file_id: Id,
+        uploader_id: Id,
+    },
     /// A member's roles changed.
     MemberRoles {
         guild_id: Id,

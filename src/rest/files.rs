@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::BytesMut;
 use futures_util::TryStreamExt;
 use switchboard_actors::files;
+use switchboard_protocols::command::Command;
 use switchboard_protocols::jam::codes::INVALID;
 use switchboard_protocols::jam::objects;
 use switchboard_protocols::model::FileRecord;
@@ -286,23 +287,23 @@ async fn download(
 }
 
 /// `DELETE /api/files/<id>`: the uploader removes a file no message
-/// carries; chunks other files share stay.
+/// carries; chunks other files share stay. The uploader's sessions in
+/// every dialect hear it (`Command::DeleteFile`).
+///
+/// # Format
+/// ```text
+/// ← 204      404 NOT_FOUND "Unknown file"      403 FORBIDDEN (not the uploader)
+/// ← 409 CONFLICT "The file is attached to a message"
+/// ```
 async fn delete(
     authed: Authed,
     world: WorldData,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let record = readable(&world, &authed, &path)?;
-    if record.uploader_id != authed.id() {
-        return Err(ApiError::forbidden("Only the uploader can delete a file"));
-    }
-    if !world.store.file_channels(record.id)?.is_empty() {
-        return Err(ApiError(GatewayError::conflict(
-            "The file is attached to a message",
-        )));
-    }
-    world.store.delete_file(record.id)?;
-    world.store.commit().await?;
+    let file_id = parse_id(&path)?;
+    authed
+        .execute(&world, Command::DeleteFile { file_id })
+        .await?;
     Ok(no_content())
 }
 

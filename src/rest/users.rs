@@ -7,9 +7,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde_json::Value;
+use switchboard_actors::Reply;
 use switchboard_protocols::command::Command;
 use switchboard_protocols::jam::objects;
-use switchboard_protocols::model::{Status, User};
+use switchboard_protocols::model::Status;
 
 use super::auth::Authed;
 use super::body::Fields;
@@ -80,15 +81,12 @@ impl ProfilePatch {
         })
     }
 
-    fn apply(self, user: &mut User) {
-        if let Some(d) = self.display_name {
-            user.display_name = d;
-        }
-        if let Some(a) = self.avatar {
-            user.avatar = a;
-        }
-        if let Some(k) = self.public_key {
-            user.public_key = k;
+    /// The command that makes the change (the hub owns profiles).
+    fn command(self) -> Command {
+        Command::UpdateProfile {
+            display_name: self.display_name,
+            avatar: self.avatar,
+            public_key: self.public_key,
         }
     }
 }
@@ -135,11 +133,10 @@ async fn patch_me(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let patch = ProfilePatch::parse(&body)?;
-    let mut user = (*world.user(authed.id())?).clone();
-    patch.apply(&mut user);
-    world.store.update_user(&user)?;
-    world.store.commit().await?;
-    let user = world.cache_user(user);
+    let user = match authed.execute(&world, patch.command()).await? {
+        Reply::User(user) => user,
+        _ => (*world.user(authed.id())?).clone(),
+    };
     Ok(ok(objects::user(&user)))
 }
 

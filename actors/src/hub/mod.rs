@@ -198,6 +198,83 @@ impl Hub {
     }
 }
 
+/// Longest display name and avatar reference a profile may hold.
+const MAX_DISPLAY_NAME: usize = 100;
+const MAX_AVATAR: usize = 2048;
+
+impl Hub {
+    /// `Command::UpdateProfile`, written and cached: the profile as it is
+    /// now, and as it was when something changed.
+    fn update_profile(
+        &self,
+        caller: &Caller,
+        display_name: Option<String>,
+        avatar: Option<Option<String>>,
+        public_key: Option<Option<String>>,
+    ) -> GatewayResult<(
+        switchboard_protocols::model::User,
+        Option<switchboard_protocols::model::User>,
+    )> {
+        let before = (*self.world.user(caller.id())?).clone();
+        let mut user = before.clone();
+        if let Some(d) = display_name {
+            let len = d.chars().count();
+            if d.trim().is_empty() || len > MAX_DISPLAY_NAME {
+                return Err(GatewayError::invalid(
+                    "Display name must be 1 to 100 characters",
+                ));
+            }
+            user.display_name = d;
+        }
+        if let Some(a) = avatar {
+            if a.as_ref().is_some_and(|a| a.chars().count() > MAX_AVATAR) {
+                return Err(GatewayError::invalid(format!(
+                    "Avatar must be at most {MAX_AVATAR} characters"
+                )));
+            }
+            user.avatar = a;
+        }
+        if let Some(k) = public_key {
+            user.public_key = k;
+        }
+        if user == before {
+            return Ok((user, None));
+        }
+        self.world.store.update_user(&user)?;
+        self.world.cache_user(user.clone());
+        Ok((user, Some(before)))
+    }
+
+    /// Who hears a user's profile change: their own sessions, everyone in
+    /// their guilds, and their DM partners and friends, once per session.
+    fn profile_audience(&self, user: Id) -> Vec<SessionHandle> {
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut out = Vec::new();
+        for g in self.world.store.guilds_of_user(user).unwrap_or_default() {
+            let Ok(shared) = self.world.guild_shared(g) else {
+                continue;
+            };
+            shared.for_each_viewer(None, |s| {
+                if seen.insert(s.id) {
+                    out.push(s.clone());
+                }
+                true
+            });
+        }
+        let mut users = self.dm_partners(user);
+        users.extend(self.world.store.friends_of(user).unwrap_or_default());
+        users.insert(user);
+        for u in users {
+            for s in self.by_user.get(&u).into_iter().flatten() {
+                if seen.insert(s.id) {
+                    out.push(s.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
 impl Actor for Hub {
     type Context = Context<Self>;
 
@@ -447,6 +524,35 @@ impl Handler<HubCmd> for Hub {
                     });
                 }
                 Box::pin(async move { opened.map(|(c, _)| Reply::Channel(c)) })
+            }
+            Command::UpdateProfile {
+                display_name,
+                avatar,
+                public_key,
+            } => {
+                let updated = self.update_profile(&caller, display_name, avatar, public_key);
+                let commit = self.world.store.commit();
+                let (user, env, audience) = match updated {
+                    Err(e) => return Box::pin(async move { Err(e) }),
+                    Ok((user, None)) => (user, None, Vec::new()),
+                    Ok((user, Some(before))) => {
+                        let audience = self.profile_audience(user.id);
+                        let event = Event::UserUpdate {
+                            user: user.clone(),
+                            before,
+                        };
+                        (user, Some(caller.envelope(event)), audience)
+                    }
+                };
+                let world = self.world.clone();
+                Box::pin(async move {
+                    commit.await?;
+                    if let Some(env) = env {
+                        let n = audience.iter().filter(|s| s.offer(&env)).count();
+                        world.metrics.delivered(n as u64);
+                    }
+                    Ok(Reply::User(user))
+                })
             }
             other => Box::pin(async move {
                 Err(GatewayError::internal(format!(

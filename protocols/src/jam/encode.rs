@@ -59,6 +59,7 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
             json!({"channel_id": channel_id, "user_id": user_id, "timestamp": rfc3339(*timestamp)}),
         ),
         Event::Presence(p) => (op::USER_PRESENCE, objects::presence(p)),
+        Event::UserUpdate { user, .. } => (op::USER_UPDATE, objects::user(user)),
         Event::Call(c) => {
             let op = match c.kind {
                 CallKind::Offer => op::CALL_OFFER,
@@ -78,6 +79,8 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         | Event::MemberTimeout { .. }
         | Event::MemberNick { .. }
         | Event::ReadState { .. }
+        // The profile has no file events: files are reached by URL only.
+        | Event::FileDelete { .. }
         // Threads are an OriginChats view (the JAM profile has no thread
         // channel type).
         | Event::Thread { .. }
@@ -169,6 +172,34 @@ mod tests {
             frame(&e),
             json!({"op":90,"d":{"call_id":"c1","from":"5","to":"6","sdp":"v=0"},"s":3})
         );
+    }
+
+    #[test]
+    fn user_update_frame_and_no_file_frame() {
+        let user = crate::model::User {
+            id: Id(5),
+            username: "alice".into(),
+            display_name: "Alice B".into(),
+            avatar: Some("https://img.example/a.png".into()),
+            domain: None,
+            public_key: None,
+            bot: false,
+            created_at: 0,
+        };
+        let before = crate::model::User {
+            display_name: "Alice".into(),
+            ..user.clone()
+        };
+        let e = Event::UserUpdate { user, before };
+        assert_eq!(
+            frame(&e),
+            json!({"op":71,"d":{"id":"5","username":"alice","display_name":"Alice B","avatar":"https://img.example/a.png","bot":false},"s":3})
+        );
+        let e = Event::FileDelete {
+            file_id: Id(7),
+            uploader_id: Id(5),
+        };
+        assert!(encode_event(&e).is_none());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! seen as OriginChats attachments.
 
 use serde_json::json;
+use switchboard_protocols::command::Command;
 use switchboard_protocols::originchats::objects;
-use switchboard_protocols::Id;
 
 use super::commands::{Frames, Op};
 
@@ -33,25 +33,13 @@ pub(super) async fn run(op: Op) -> Frames {
     if record.uploader_id != op.user.id && op.shared.owner() != op.user.id {
         return op.err("You can only delete your own attachments");
     }
-    let attached = !op
-        .world
-        .store
-        .file_channels(id)
-        .unwrap_or_default()
-        .is_empty();
-    let deleted = !attached && delete(&op, id).await;
-    if !deleted {
+    // The owner refuses what is still attached (or, past the check above,
+    // anything else): the reference words all of that one way.
+    if op.exec(Command::DeleteFile { file_id: id }).await.is_err() {
         return op.err("Failed to delete attachment");
     }
     vec![switchboard_protocols::originchats::frame::reply(
         "attachment_deleted",
         [("attachment_id", json!(id)), ("deleted", json!(true))],
     )]
-}
-
-async fn delete(op: &Op, id: Id) -> bool {
-    match op.world.store.delete_file(id) {
-        Ok(Some(_)) => op.world.store.commit().await.is_ok(),
-        _ => false,
-    }
 }

@@ -287,6 +287,36 @@ pub(super) fn render(world: &World, event: &Event) -> Vec<Map<String, Value>> {
     }
 }
 
+impl OcSession {
+    /// A profile change as OriginChats sees it: the nickname it shows is
+    /// the member's guild nickname or else the display name, so a new
+    /// display name is a `nickname_update` where no guild nickname hides
+    /// it. Avatars and keys have no event in the reference (`pfp_get`
+    /// and `users_list` show the new avatar).
+    fn nickname_update(
+        &self,
+        user: &switchboard_protocols::model::User,
+        before: &switchboard_protocols::model::User,
+    ) -> Option<Bytes> {
+        if user.display_name == before.display_name || !self.shared.is_member(user.id) {
+            return None;
+        }
+        let member = self.world.store.member(self.guild_id, user.id).ok()?;
+        if member.is_some_and(|m| m.nick.is_some()) {
+            return None;
+        }
+        let reply = frame::reply(
+            "nickname_update",
+            [
+                ("user", json!(user.id)),
+                ("username", json!(user.username)),
+                ("nickname", json!(user.display_name)),
+            ],
+        );
+        Some(frame::prefix(&reply))
+    }
+}
+
 fn object_parent(thread: &Channel, world: &World) -> Value {
     json!(thread
         .parent_id()
@@ -350,6 +380,25 @@ impl OcSession {
             };
             let reply = frame::reply("unreads_update", [place, ("last_read", json!(last_read))]);
             return vec![frame::prefix(&reply)];
+        }
+        if let Event::FileDelete {
+            file_id,
+            uploader_id,
+        } = &env.event
+        {
+            // The deleting session has its reply, of the same shape.
+            let mine = self.user.as_ref().is_some_and(|u| u.id == *uploader_id);
+            if !mine || env.is_from(self.id) {
+                return Vec::new();
+            }
+            let reply = frame::reply(
+                "attachment_deleted",
+                [("attachment_id", json!(file_id)), ("deleted", json!(true))],
+            );
+            return vec![frame::prefix(&reply)];
+        }
+        if let Event::UserUpdate { user, before } = &env.event {
+            return self.nickname_update(user, before).into_iter().collect();
         }
         if let Event::Presence(p) = &env.event {
             if !self.shared.is_member(p.user_id) {

@@ -84,20 +84,15 @@ async fn pfp_set(op: Op) -> Frames {
     if url.chars().count() > MAX_PFP {
         return op.err("URL too long (max 500 characters)");
     }
-    let mut user = match op.world.user(op.user.id) {
-        Ok(u) => (*u).clone(),
-        Err(_) => return op.err("Failed to update profile picture"),
+    let command = Command::UpdateProfile {
+        display_name: None,
+        avatar: Some(Some(url.clone())),
+        public_key: None,
     };
-    user.avatar = Some(url.clone());
-    let saved = match op.world.store.update_user(&user) {
-        Ok(()) => op.world.store.commit().await.is_ok(),
-        Err(_) => false,
-    };
-    if !saved {
-        return op.err("Failed to update profile picture");
+    match op.exec(command).await {
+        Ok(_) => op.reply([("val", json!(url))]),
+        Err(_) => op.err("Failed to update profile picture"),
     }
-    op.world.cache_user(user);
-    op.reply([("val", json!(url))])
 }
 
 /// `{"username"}` → that user's picture URL, or null.

@@ -107,12 +107,19 @@ pub(super) async fn roster_change(world: &Arc<World>, me: &Arc<User>, r: &Reques
             .take(100)
             .collect::<String>();
         if !display.is_empty() {
-            let mut user = (**me).clone();
-            user.display_name = display;
-            if world.store.update_user(&user).is_err() {
+            let caller = Caller {
+                user: me.clone(),
+                session: None,
+                reference: None,
+            };
+            let command = Command::UpdateProfile {
+                display_name: Some(display),
+                avatar: None,
+                public_key: None,
+            };
+            if world.execute(caller, command).await.is_err() {
                 return vec![nynja::io_error("internal")];
             }
-            world.cache_user(user);
         }
     }
     let _ = world.store.commit().await;
