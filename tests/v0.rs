@@ -454,6 +454,19 @@ async fn an_election_with_three_clients() {
     }
 }
 
+/// `x` is asked to confirm `msg_id` (`CH_MSG_CONFIRM`) and does
+/// (`ACK_CH_MSG`).
+async fn confirm(x: &mut V0, channel: &str, msg_id: &str) {
+    assert_eq!(
+        x.recv_cmd("CH_MSG_CONFIRM").await,
+        json!({"id": channel, "message": msg_id})
+    );
+    x.send(&Inbound::AckChMsg {
+        id: msg_id.to_string(),
+    })
+    .await;
+}
+
 /// A merge adds what the server lacks when two members vouch for it: the
 /// merging client's own message at once, another user's once that user
 /// confirmed it (`CH_MSG_CONFIRM` → `ACK_CH_MSG`).
@@ -504,14 +517,7 @@ async fn merges_need_two_acks() {
         msg: vec![entry(&vouched, &b.id, vec![a.id.clone(), b.id.clone()])],
     })
     .await;
-    assert_eq!(
-        b.recv_cmd("CH_MSG_CONFIRM").await,
-        json!({"id": general, "message": vouched})
-    );
-    b.send(&Inbound::AckChMsg {
-        id: vouched.clone(),
-    })
-    .await;
+    confirm(&mut b, &general, &vouched).await;
     let ben = b.id.clone();
     for x in [&mut a, &mut b] {
         // The draft's relay of the ack comes first, then the message.
@@ -541,14 +547,7 @@ async fn merges_need_two_acks() {
         users: vec![b.id.clone()],
     })
     .await;
-    assert_eq!(
-        b.recv_cmd("CH_MSG_CONFIRM").await,
-        json!({"id": general, "message": vouched})
-    );
-    b.send(&Inbound::AckChMsg {
-        id: vouched.clone(),
-    })
-    .await;
+    confirm(&mut b, &general, &vouched).await;
     assert_eq!(
         a.recv_cmd("CH_MSG_ACK").await,
         json!({"id": vouched, "user": b.id})

@@ -303,18 +303,21 @@ async fn execute(world: &Arc<World>, caller: Caller, cmd: Inbound) -> Outcome {
         }
         Inbound::ChMerge { id, msg } => merge(world, caller, &id, msg).await,
         Inbound::AckChMsg { id } => {
-            // It may confirm a merge waiting for this user's word.
-            world.v0().do_send(ConfirmMerge {
-                user: me,
-                msg_id: id.clone(),
-            });
+            // The draft's relay first: the coordinator handles its mail in
+            // order, so every V0 user hears the ack before the message a
+            // merge it confirms may bring.
             push(
                 None,
                 Outbound::ChMsgAck {
-                    id,
+                    id: id.clone(),
                     user: me.to_string(),
                 },
             );
+            // It may confirm a merge waiting for this user's word.
+            world.v0().do_send(ConfirmMerge {
+                user: me,
+                msg_id: id,
+            });
             Ok(Vec::new())
         }
         Inbound::ChCommit { id, acks } => {
