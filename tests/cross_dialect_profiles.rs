@@ -1,7 +1,8 @@
 //! Profile edits and file deletes go through their owners (the hub for
-//! profiles, `files` for uploads) and reach the other dialects live, each
-//! in its own shape: JAM op 71 UserUpdate, OriginChats `nickname_update`
-//! and `attachment_deleted`.
+//! profiles, `files` for uploads) and reach the other dialects, each in its
+//! own shape: OriginChats hears `nickname_update` and `attachment_deleted`
+//! live; JAM, whose profile has no user-update or file op, sees a new
+//! profile in the User objects of later frames and nothing unasked.
 
 mod common;
 
@@ -35,8 +36,9 @@ async fn upload(server: &TestServer, token: &str, name: &str, data: &[u8]) -> Va
     file
 }
 
-/// An OriginChats `pfp_set` reaches a JAM client as op 71 with the new
-/// avatar; the OriginChats client gets its reply and nothing more.
+/// An OriginChats `pfp_set` reaches JAM in the author of olive's next
+/// message; JAM's socket hears nothing else, as its profile has no
+/// user-update op. The OriginChats client gets its reply and nothing more.
 #[tokio::test]
 async fn originchats_avatar_change_reaches_jam() {
     let server = TestServer::with_config(NO_RATE_LIMITS);
@@ -45,24 +47,26 @@ async fn originchats_avatar_change_reaches_jam() {
     let url = "https://img.example/olive.png";
     let set = oc.request("pfp_set", json!({"url": url})).await;
     assert_eq!(set, json!({"cmd": "pfp_set", "val": url}));
-    let d = jam.recv_op(71).await["d"].clone();
-    assert_eq!(
-        (&d["username"], &d["display_name"], &d["avatar"], &d["bot"]),
-        (&json!("olive"), &json!("olive"), &json!(url), &json!(false)),
-        "{d}"
-    );
-    assert_id(&d["id"], "user.id");
     // A new avatar is no nickname: OriginChats has no event for it.
     oc.ping_ok().await;
     // The same picture, again: nothing changed, nothing is sent.
     oc.request("pfp_set", json!({"url": url})).await;
     jam.heartbeat_ok().await;
+    oc.send(json!({"cmd": "message_new", "channel": "general", "content": "new look"}))
+        .await;
+    let m = jam.recv_op(10).await["d"].clone();
+    assert_eq!(m["content"], "new look", "{m}");
+    assert_eq!(
+        (&m["author"]["username"], &m["author"]["avatar"]),
+        (&json!("olive"), &json!(url)),
+        "{m}"
+    );
 }
 
 /// A JAM `PATCH /api/users/@me` reaches an OriginChats client as
 /// `nickname_update` (OriginChats shows the display name as the nickname
-/// of a member without a guild nickname), and the JAM user's own socket
-/// as op 71.
+/// of a member without a guild nickname); the JAM socket hears nothing
+/// unasked.
 #[tokio::test]
 async fn jam_display_name_change_reaches_originchats() {
     let server = TestServer::with_config(NO_RATE_LIMITS);
@@ -79,19 +83,20 @@ async fn jam_display_name_change_reaches_originchats() {
         f,
         json!({"cmd": "nickname_update", "user": jamie, "username": "jamie", "nickname": "Jamie J"})
     );
-    let d = jam.recv_op(71).await["d"].clone();
-    assert_eq!(d, me, "the socket gets the profile the PATCH answered");
+    jam.heartbeat_ok().await;
     let users = oc.request("users_list", json!({})).await;
     let entry = find(&users["users"], "username", "jamie").expect("jamie listed");
     assert_eq!(entry["nickname"], "Jamie J", "{users}");
 
-    // Only the avatar: JAM hears it, OriginChats has no shape for it.
+    // Only the avatar: OriginChats has no shape for it.
     let body = json!({"avatar": "https://img.example/j.png"});
     let (status, me) = server
         .rest("PATCH", "/api/users/@me", Some(&jam.token()), Some(&body))
         .await;
-    assert_eq!(status, 200, "{me}");
-    assert_eq!(jam.recv_op(71).await["d"], me);
+    assert_eq!(
+        (status, &me["avatar"]),
+        (200, &json!("https://img.example/j.png"))
+    );
     oc.ping_ok().await;
 
     // Refusals are unchanged and change nothing.
@@ -105,13 +110,13 @@ async fn jam_display_name_change_reaches_originchats() {
 }
 
 /// A NYNJA `Roster patch` (names and surnames: the display name) reaches
-/// a JAM client as op 71.
+/// an OriginChats client as `nickname_update`.
 #[tokio::test]
-async fn nynja_roster_patch_reaches_jam() {
+async fn nynja_roster_patch_reaches_originchats() {
     let server = TestServer::with_config(&format!("{NYNJA_FIXED}{NO_RATE_LIMITS}"));
     let (mut ny, _) = nynja_login(&server, "15550007").await;
     ny.recv_record("Profile").await;
-    let mut jam = Jam::register(&server, "jamie").await;
+    let mut oc = Oc::register(&server, "olive").await;
     let mut patch = vec![Term::nil(); 13];
     patch[0] = Term::Int(1);
     patch[1] = Term::bin("Bea");
@@ -120,11 +125,11 @@ async fn nynja_roster_patch_reaches_jam() {
     ny.send(&Term::record("Roster", patch)).await;
     let (topic, _) = ny.recv_record("Roster").await;
     assert_eq!(topic, "ses/15550007");
-    let d = jam.recv_op(71).await["d"].clone();
+    let f = oc.recv_cmd("nickname_update").await;
     assert_eq!(
-        (&d["username"], &d["display_name"]),
+        (&f["username"], &f["nickname"]),
         (&json!("15550007"), &json!("Bea Trix")),
-        "{d}"
+        "{f}"
     );
 }
 

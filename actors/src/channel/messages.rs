@@ -125,7 +125,12 @@ impl ChannelActor {
                 .add_file_ref(a.id, self.channel.id, message.id)?;
         }
         self.world.metrics.message_created(self.channel.id);
-        let author = (*caller.user).clone();
+        // The profile as it is now: the caller's copy dates from its login,
+        // and a profile edit since (in any dialect) must show.
+        let author = match self.world.user(me) {
+            Ok(u) => (*u).clone(),
+            Err(_) => (*caller.user).clone(),
+        };
         Ok((FullMessage { message, author }, true))
     }
 

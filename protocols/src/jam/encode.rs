@@ -59,7 +59,6 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
             json!({"channel_id": channel_id, "user_id": user_id, "timestamp": rfc3339(*timestamp)}),
         ),
         Event::Presence(p) => (op::USER_PRESENCE, objects::presence(p)),
-        Event::UserUpdate { user, .. } => (op::USER_UPDATE, objects::user(user)),
         Event::Call(c) => {
             let op = match c.kind {
                 CallKind::Offer => op::CALL_OFFER,
@@ -81,6 +80,10 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         | Event::ReadState { .. }
         // The profile has no file events: files are reached by URL only.
         | Event::FileDelete { .. }
+        // Nor a user-update op: JAM clients see a new display name or
+        // avatar in the User objects of later frames (message authors,
+        // op 3, REST).
+        | Event::UserUpdate { .. }
         // Threads are an OriginChats view (the JAM profile has no thread
         // channel type).
         | Event::Thread { .. }
@@ -175,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn user_update_frame_and_no_file_frame() {
+    fn no_frame_for_user_updates_or_file_deletes() {
         let user = crate::model::User {
             id: Id(5),
             username: "alice".into(),
@@ -190,11 +193,7 @@ mod tests {
             display_name: "Alice".into(),
             ..user.clone()
         };
-        let e = Event::UserUpdate { user, before };
-        assert_eq!(
-            frame(&e),
-            json!({"op":71,"d":{"id":"5","username":"alice","display_name":"Alice B","avatar":"https://img.example/a.png","bot":false},"s":3})
-        );
+        assert!(encode_event(&Event::UserUpdate { user, before }).is_none());
         let e = Event::FileDelete {
             file_id: Id(7),
             uploader_id: Id(5),

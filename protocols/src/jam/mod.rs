@@ -45,9 +45,6 @@ pub mod op {
     pub const STREAM_END: i64 = 51;
     pub const TYPING_START: i64 = 60;
     pub const USER_PRESENCE: i64 = 70;
-    /// Not in the seed's table: a user's profile changed (server to
-    /// client only; `d` is the User as it is now).
-    pub const USER_UPDATE: i64 = 71;
     pub const FEDERATION_PACKET: i64 = 80;
     pub const CALL_OFFER: i64 = 90;
     pub const CALL_ANSWER: i64 = 91;
