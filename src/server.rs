@@ -237,6 +237,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let world = World::start(world_config(&config), store.clone(), core.handle())
         .map_err(|e| anyhow::anyhow!("cannot load the world: {e}"))?;
     world.set_sealer(sealer);
+    world.set_offline_encoding(switchboard_actors::session::OfflineEncoders);
     world
         .start_federation(federation_key)
         .map_err(|e| anyhow::anyhow!("cannot start federation: {}", e.message))?;

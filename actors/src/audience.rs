@@ -6,9 +6,13 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use switchboard_protocols::event::Envelope;
+use bytes::Bytes;
+use switchboard_protocols::event::{Envelope, Event, FullMessage};
 use switchboard_protocols::model::Dialect;
+use switchboard_protocols::model::User;
 use switchboard_protocols::Id;
+
+use crate::world::World;
 
 /// One event for one session. The envelope is shared by every recipient.
 #[derive(Message)]
@@ -101,4 +105,21 @@ impl std::fmt::Debug for SessionHandle {
             .field("dialect", &self.dialect)
             .finish()
     }
+}
+
+/// How the dialects that keep a queue for users who are away (the
+/// chat-network mailbox, NYNJA persistent sessions) turn what happened into
+/// what they keep. The hub decides who is away and stores; only the
+/// dialect encodes. Set once at start-up ([`World::set_offline_encoding`]).
+pub trait OfflineEncoding: Send + Sync {
+    /// The chat-network frame a direct message becomes for `to`.
+    fn mailbox_frame(
+        &self,
+        world: &World,
+        message: &FullMessage,
+        to: Id,
+    ) -> Option<serde_json::Map<String, serde_json::Value>>;
+
+    /// The NYNJA publishes (topic, payload) `user` would be sent for `event`.
+    fn queued_publishes(&self, world: &World, user: &User, event: &Event) -> Vec<(String, Bytes)>;
 }

@@ -22,6 +22,7 @@ use switchboard_protocols::model::{
 use switchboard_protocols::{permissions, GatewayError, GatewayResult, Id, IdGenerator};
 
 use crate::admission::{Admission, AdmissionLimits};
+use crate::audience::OfflineEncoding;
 use crate::channel::{ChannelActor, ChannelCmd};
 use crate::federation::courier::Courier;
 use crate::federation::{Federation, FederationSettings};
@@ -139,6 +140,8 @@ pub struct World {
     v0: OnceLock<Addr<V0Hub>>,
     sealer: OnceLock<Sealer>,
     federation: OnceLock<Arc<Federation>>,
+    /// How the dialects with offline queues encode what they keep.
+    offline: OnceLock<Box<dyn OfflineEncoding>>,
     /// Nonces V0 accounts used recently.
     pub v0_replay: ReplayGuard,
     guilds: RwLock<HashMap<Id, GuildEntry>>,
@@ -175,6 +178,7 @@ impl World {
             v0: OnceLock::new(),
             sealer: OnceLock::new(),
             federation: OnceLock::new(),
+            offline: OnceLock::new(),
             v0_replay: ReplayGuard::default(),
             guilds: RwLock::new(HashMap::new()),
             channels: Mutex::new(HashMap::new()),
@@ -218,6 +222,18 @@ impl World {
     /// Gives the world the key that seals secrets at rest (start-up).
     pub fn set_sealer(&self, sealer: Sealer) {
         let _ = self.sealer.set(sealer);
+    }
+
+    /// Gives the hub the dialects' encoding of what it keeps for users who
+    /// are away (start-up; the sessions module provides it).
+    pub fn set_offline_encoding(&self, encoding: impl OfflineEncoding + 'static) {
+        let _ = self.offline.set(Box::new(encoding));
+    }
+
+    /// The dialects' offline encoding; `None` before start-up set it (then
+    /// nothing is kept for the absent).
+    pub(crate) fn offline_encoding(&self) -> Option<&dyn OfflineEncoding> {
+        self.offline.get().map(|b| b.as_ref())
     }
 
     /// Starts federation with the server's signing key: resolves the

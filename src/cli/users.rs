@@ -59,6 +59,7 @@ where
             actix_rt::Arbiter::current(),
         )
         .map_err(|e| anyhow::anyhow!("cannot load the world: {}", e.message))?;
+        world.set_offline_encoding(switchboard_actors::session::OfflineEncoders);
         f(world).await
     });
     store.flush_blocking()?;

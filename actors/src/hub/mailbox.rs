@@ -17,7 +17,6 @@ use tracing::warn;
 
 use super::Hub;
 use crate::audience::SessionHandle;
-use crate::session::chatnet::message_frame;
 
 /// What an invite frame does to the pair's standing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +99,10 @@ impl Hub {
             let Ok(user) = self.world.user(*u) else {
                 continue;
             };
-            for (topic, payload) in
-                crate::session::mqtt::publishes_for(&self.world, &user, &env.event)
-            {
+            let Some(encoding) = self.world.offline_encoding() else {
+                return;
+            };
+            for (topic, payload) in encoding.queued_publishes(&self.world, &user, &env.event) {
                 let seq = self.world.ids.next();
                 if let Err(e) = self
                     .world
@@ -130,7 +130,11 @@ impl Hub {
                 && self.chatnet_sessions(*u).is_empty()
                 && self.world.store.is_chatnet_user(*u).unwrap_or(false);
             if absent {
-                if let Some(frame) = message_frame(&self.world, fm, *u) {
+                let frame = self
+                    .world
+                    .offline_encoding()
+                    .and_then(|e| e.mailbox_frame(&self.world, fm, *u));
+                if let Some(frame) = frame {
                     self.hold(*u, &frame);
                 }
             }

@@ -51,3 +51,29 @@ where
     actix_rt::spawn(fut.instrument(span));
     addr
 }
+
+/// The dialects' side of the hub's offline queues: chat-network mailbox
+/// frames and NYNJA persistent-session publishes, encoded here, stored by
+/// the hub. Handed to the world at start-up
+/// ([`crate::World::set_offline_encoding`]).
+pub struct OfflineEncoders;
+
+impl crate::audience::OfflineEncoding for OfflineEncoders {
+    fn mailbox_frame(
+        &self,
+        world: &crate::World,
+        message: &switchboard_protocols::event::FullMessage,
+        to: Id,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        chatnet::message_frame(world, message, to)
+    }
+
+    fn queued_publishes(
+        &self,
+        world: &crate::World,
+        user: &switchboard_protocols::model::User,
+        event: &switchboard_protocols::event::Event,
+    ) -> Vec<(String, bytes::Bytes)> {
+        mqtt::publishes_for(world, user, event)
+    }
+}
