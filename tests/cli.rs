@@ -273,21 +273,7 @@ async fn a_ban_closes_v0_chatnet_and_mqtt_connections() {
     let id = v0.id.clone();
     let mut ny = common::Ny::connect(&server, &format!("emqttd_{id}"), Some(&token)).await;
     // The MQTT session is attached once its login has been answered.
-    ny.send(&switchboard_protocols::etf::Term::record(
-        "Profile",
-        [
-            switchboard_protocols::etf::Term::bin("erin"),
-            switchboard_protocols::etf::Term::nil(),
-            switchboard_protocols::etf::Term::nil(),
-            switchboard_protocols::etf::Term::nil(),
-            switchboard_protocols::etf::Term::nil(),
-            switchboard_protocols::etf::Term::Int(0),
-            switchboard_protocols::etf::Term::Int(0),
-            switchboard_protocols::etf::Term::nil(),
-            switchboard_protocols::etf::Term::atom("get"),
-        ],
-    ))
-    .await;
+    ny.send(&common::profile_get("erin")).await;
     ny.recv().await;
 
     let admin = server.admin.to_string();
@@ -300,16 +286,7 @@ async fn a_ban_closes_v0_chatnet_and_mqtt_connections() {
     assert!(said.contains("3 live connection(s) closed"), "{said}");
     v0.expect_closed().await;
     ny.expect_disconnected().await;
-    loop {
-        match cn.next_incoming().await {
-            common::Incoming::Json(_) => continue,
-            common::Incoming::Close(close) => {
-                assert_eq!(close.map(|c| c.0), Some(1008));
-                break;
-            }
-            other => panic!("chat-network: expected close 1008, got {other:?}"),
-        }
-    }
+    assert_eq!(cn.expect_close_code().await, Some(1008));
 }
 
 /// Sign-ins that prove identity elsewhere (here a NYNJA SMS code) still end

@@ -8,7 +8,6 @@ use std::process::Command;
 
 use common::*;
 use serde_json::{json, Value};
-use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_protocols::Id;
 
 const BOUNDARY: &str = "switchboard-test-boundary";
@@ -112,23 +111,6 @@ fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
-/// Opens the stopped server's store directly, as an operator's tool would.
-fn open_store(server: &TestServer) -> Store {
-    let cfg = StoreConfig {
-        path: server.data_dir().join("db"),
-        durability: Durability::Batched,
-        flush_every_ms: 500,
-        cache_capacity_bytes: 16 * 1024 * 1024,
-    };
-    for _ in 0..200 {
-        match Store::open(&cfg) {
-            Ok(s) => return s,
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
-        }
-    }
-    Store::open(&cfg).expect("open the stopped server's store")
-}
-
 #[tokio::test]
 async fn the_same_file_twice_is_stored_once_and_downloads_intact() {
     let server = TestServer::start();
@@ -199,7 +181,7 @@ async fn compressible_files_shrink_and_the_zstd_tool_reads_the_chunks() {
     assert!(res.body == data);
     assert_eq!(server.stop().code(), Some(0));
 
-    let store = open_store(&server);
+    let store = server.open_store();
     let id: u64 = file["id"].as_str().unwrap().parse().unwrap();
     let record = store.file(Id(id)).unwrap().expect("file record");
     let dir = tempfile::tempdir().unwrap();
@@ -243,7 +225,7 @@ async fn incompressible_and_small_files_are_stored_raw() {
     assert_eq!(stats["stored_bytes"], stats["unique_bytes"], "{stats}");
     assert_eq!(stats["stored_bytes"], (big.len() + small.len()) as u64);
     assert_eq!(server.stop().code(), Some(0));
-    let store = open_store(&server);
+    let store = server.open_store();
     for f in [&a, &b] {
         let id: u64 = f["id"].as_str().unwrap().parse().unwrap();
         let record = store.file(Id(id)).unwrap().unwrap();

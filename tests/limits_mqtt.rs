@@ -30,20 +30,7 @@ fn typing(to: &str, comments: Term) -> Term {
 /// A Profile get: its answer proves the connection is still served and
 /// that nothing else came before it.
 async fn profile_round_trip(ny: &mut Ny, phone: &str) {
-    ny.send(&Term::record(
-        "Profile",
-        [
-            Term::bin(phone),
-            Term::nil(),
-            Term::nil(),
-            Term::nil(),
-            Term::Int(0),
-            Term::Int(0),
-            Term::nil(),
-            Term::atom("get"),
-        ],
-    ))
-    .await;
+    ny.send(&common::profile_get(phone)).await;
     ny.recv_record("Profile").await;
 }
 

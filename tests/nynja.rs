@@ -27,19 +27,7 @@ async fn registration_login_and_profile_init() {
         .await;
     assert_eq!(reg.recv().await.1, io_error("invalid_sms_code"));
     // A reg_ client may only send Auth.
-    let profile_get = Term::record(
-        "Profile",
-        [
-            Term::bin("15550001"),
-            Term::nil(),
-            Term::nil(),
-            Term::nil(),
-            Term::Int(0),
-            Term::Int(0),
-            Term::nil(),
-            Term::atom("get"),
-        ],
-    );
+    let profile_get = common::profile_get("15550001");
     reg.send(&profile_get).await;
     assert_eq!(reg.recv().await.1, io_error("permission_denied"));
     // Not a term; a record of the wrong arity; something out of scope.

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{auth, nynja_login, Ny, TestServer, ADMIN_TOKEN, NYNJA_FIXED};
+use common::{auth, nynja_login, profile_get, Ny, TestServer, ADMIN_TOKEN, NYNJA_FIXED};
 use switchboard_protocols::etf::Term;
 use switchboard_protocols::nynja::{io_error, io_ok};
 
@@ -76,22 +76,6 @@ fn is_login(t: &Term) -> bool {
         return false;
     };
     code.first() == Some(&Term::atom("ok2")) && code.get(1) == Some(&Term::atom("login"))
-}
-
-fn profile_get(phone: &str) -> Term {
-    Term::record(
-        "Profile",
-        [
-            Term::bin(phone),
-            Term::nil(),
-            Term::nil(),
-            Term::nil(),
-            Term::Int(0),
-            Term::Int(0),
-            Term::nil(),
-            Term::atom("get"),
-        ],
-    )
 }
 
 /// The attacker's `reg` for a phone whose registration is in progress

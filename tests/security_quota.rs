@@ -10,7 +10,6 @@ mod common;
 use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
-use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_protocols::Id;
 
 const BOUNDARY: &str = "switchboard-quota-boundary";
@@ -128,23 +127,6 @@ fn user_id(user: &Value) -> Id {
         .expect("decimal id"))
 }
 
-/// Opens the stopped server's store directly, as an operator's tool would.
-fn open_store(server: &TestServer) -> Store {
-    let cfg = StoreConfig {
-        path: server.data_dir().join("db"),
-        durability: Durability::Batched,
-        flush_every_ms: 500,
-        cache_capacity_bytes: 16 * 1024 * 1024,
-    };
-    for _ in 0..200 {
-        match Store::open(&cfg) {
-            Ok(s) => return s,
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
-        }
-    }
-    Store::open(&cfg).expect("open the stopped server's store")
-}
-
 #[tokio::test]
 async fn jam_uploads_stop_at_the_quota_per_user_and_deletes_make_room() {
     let mut server = TestServer::with_config(config());
@@ -185,7 +167,7 @@ async fn jam_uploads_stop_at_the_quota_per_user_and_deletes_make_room() {
     // The usage is in the store and survives a restart.
     assert_eq!(server.stop().code(), Some(0));
     {
-        let store = open_store(&server);
+        let store = server.open_store();
         assert_eq!(
             store.user_storage(user_id(&alice_user)).expect("usage"),
             90_000
@@ -231,7 +213,7 @@ async fn duplicate_uploads_count_against_the_quota() {
     }
 
     assert_eq!(server.stop().code(), Some(0));
-    let store = open_store(&server);
+    let store = server.open_store();
     assert_eq!(
         store.user_storage(user_id(&alice_user)).expect("usage"),
         80_000

@@ -4,17 +4,8 @@
 
 mod common;
 
-use common::{rest_register, Cn, Incoming, Jam, Ny, Oc, TestServer};
+use common::{profile_get, rest_register, Cn, Jam, Ny, Oc, TestServer};
 use serde_json::json;
-use switchboard_protocols::etf::Term;
-
-/// NYNJA `Profile get`: a round trip that shows the MQTT session is live.
-fn profile_get(name: &str) -> Term {
-    let mut fields = vec![Term::bin(name)];
-    fields.extend(std::iter::repeat_with(Term::nil).take(4));
-    fields.extend([Term::Int(0), Term::Int(0), Term::nil(), Term::atom("get")]);
-    Term::record("Profile", fields)
-}
 
 /// Logging a token out over REST closes every socket that signed in with
 /// it, in each dialect's way; a socket of the same user signed in with
@@ -46,16 +37,7 @@ async fn a_logout_closes_the_sockets_of_that_token() {
     );
     let bye = oc.recv_until("disconnect").await;
     assert_eq!(bye["reason"], "Logged out: log in again", "{bye}");
-    loop {
-        match cn.next_incoming().await {
-            Incoming::Json(_) => continue,
-            Incoming::Close(close) => {
-                assert_eq!(close.map(|c| c.0), Some(1008));
-                break;
-            }
-            other => panic!("chat-network: expected close 1008, got {other:?}"),
-        }
-    }
+    assert_eq!(cn.expect_close_code().await, Some(1008));
     ny.expect_disconnected().await;
 
     // The other token's socket is untouched.
@@ -79,16 +61,7 @@ async fn sockets_that_never_sign_in_are_closed() {
     assert_eq!(code, 4003);
     let bye = oc.recv_until("disconnect").await;
     assert_eq!(bye["reason"], "Authentication timed out", "{bye}");
-    loop {
-        match cn.next_incoming().await {
-            Incoming::Json(_) => continue,
-            Incoming::Close(close) => {
-                assert_eq!(close.map(|c| c.0), Some(1008));
-                break;
-            }
-            other => panic!("chat-network: expected close 1008, got {other:?}"),
-        }
-    }
+    assert_eq!(cn.expect_close_code().await, Some(1008));
     let general = signed_in.lobby().general;
     let echo = signed_in.send_message(&general, "still here", "h1").await;
     assert_eq!(echo["content"], "still here");

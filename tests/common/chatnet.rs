@@ -155,6 +155,18 @@ impl Cn {
         }
     }
 
+    /// Reads until a close frame (skipping JSON frames before it) and
+    /// returns its code.
+    pub async fn expect_close_code(&mut self) -> Option<u16> {
+        loop {
+            match self.next_incoming().await {
+                Incoming::Json(_) => continue,
+                Incoming::Close(close) => return close.map(|c| c.0),
+                other => panic!("{}: expected a close frame, got {other:?}", self.name),
+            }
+        }
+    }
+
     /// A round trip that proves everything sent before it was handled.
     pub async fn sync(&mut self) {
         self.send(json!({"type": "protocol.standard", "standards": "ciphers,hashes"}))

@@ -286,6 +286,25 @@ impl TestServer {
         http_request(self.admin, "GET", path, &headers, &[]).await
     }
 
+    /// Opens the stopped server's store directly, as an operator's tool
+    /// would (waiting for the server's lock to go).
+    pub fn open_store(&self) -> switchboard_actors::store::Store {
+        use switchboard_actors::store::{Durability, Store, StoreConfig};
+        let cfg = StoreConfig {
+            path: self.data_dir().join("db"),
+            durability: Durability::Batched,
+            flush_every_ms: 500,
+            cache_capacity_bytes: 16 * 1024 * 1024,
+        };
+        for _ in 0..200 {
+            match Store::open(&cfg) {
+                Ok(s) => return s,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(25)),
+            }
+        }
+        Store::open(&cfg).expect("open the stopped server's store")
+    }
+
     /// `/admin/stats` with the right token.
     pub async fn stats(&self) -> Value {
         let res = self.admin_get("/admin/stats", Some(ADMIN_TOKEN)).await;

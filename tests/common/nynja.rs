@@ -187,6 +187,24 @@ impl Ny {
 }
 
 /// `{'Auth', ClientId, DevKey, [], Phone, [], Type, SmsCode, [], [], [], [], [], [], []}`.
+/// `{'Profile', Phone, [], [], [], 0, 0, [], get}`: a round trip that shows
+/// a NYNJA session is live.
+pub fn profile_get(phone: &str) -> Term {
+    Term::record(
+        "Profile",
+        [
+            Term::bin(phone),
+            Term::nil(),
+            Term::nil(),
+            Term::nil(),
+            Term::Int(0),
+            Term::Int(0),
+            Term::nil(),
+            Term::atom("get"),
+        ],
+    )
+}
+
 pub fn auth(client_id: &str, phone: &str, kind: &str, code: Option<&str>) -> Term {
     let mut f = vec![Term::nil(); 14];
     f[0] = Term::bin(client_id);
