@@ -7,7 +7,9 @@
 //! Per-connection fields (JAM `s`, the sender's `ref`) are spliced in by the
 //! session afterwards.
 
-use std::sync::OnceLock;
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -153,22 +155,41 @@ pub enum Event {
     },
     Presence(Presence),
     Call(CallSignal),
-    /// A chat-network frame for one user (an invite, a key exchange, or a
-    /// message waiting since they were away): only that dialect has a
-    /// shape for it.
-    Relay {
-        to: Id,
-        frame: serde_json::Map<String, serde_json::Value>,
-    },
-    /// A V0 command for the V0 sessions it is handed to (elections,
-    /// acknowledgements, handshakes): only that dialect has a shape for it.
-    V0(crate::v0::Outbound),
-    /// A NYNJA publish (an ETF payload on an MQTT topic) for the NYNJA
-    /// sessions of the users it is handed to.
-    Nynja {
-        topic: String,
-        payload: Bytes,
-    },
+    /// Something only one dialect has a shape for, handed to the sessions
+    /// of the users it is for: the core carries it without reading it.
+    DialectOnly(DialectOnly),
+}
+
+/// A value one dialect made for its own sessions (a relayed frame, a
+/// dialect command, a pre-encoded publish). The common model does not know
+/// its type; the dialect that made it gets it back with [`DialectOnly::get`],
+/// and every other dialect ignores it.
+#[derive(Clone)]
+pub struct DialectOnly(Arc<dyn Any + Send + Sync>);
+
+impl DialectOnly {
+    pub fn new<T: Any + Send + Sync>(value: T) -> DialectOnly {
+        DialectOnly(Arc::new(value))
+    }
+
+    /// The value, if it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for DialectOnly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DialectOnly(..)")
+    }
+}
+
+/// The same value, not merely an equal one: the core never compares what
+/// it cannot read.
+impl PartialEq for DialectOnly {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// What happened to a thread.

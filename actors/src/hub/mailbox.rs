@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::{Map, Value};
-use switchboard_protocols::event::{Envelope, Event};
+use switchboard_protocols::event::{DialectOnly, Envelope, Event};
 use switchboard_protocols::model::Dialect;
 use switchboard_protocols::Id;
 use tracing::warn;
@@ -171,11 +171,12 @@ impl Handler<Relay> for Hub {
             self.hold(msg.to, &msg.frame);
             return;
         }
+        let relay = switchboard_protocols::chatnet::Relay {
+            to: msg.to,
+            frame: msg.frame,
+        };
         let env = Arc::new(Envelope::new(
-            Event::Relay {
-                to: msg.to,
-                frame: msg.frame,
-            },
+            Event::DialectOnly(DialectOnly::new(relay)),
             None,
         ));
         let mut n = 0;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use switchboard_protocols::event::{Envelope, Event};
+use switchboard_protocols::event::{DialectOnly, Envelope, Event};
 use switchboard_protocols::v0::{Outbound, SERVER_LEADER};
 use switchboard_protocols::Id;
 
@@ -58,7 +58,10 @@ impl V0Hub {
     /// Sends `command` to the V0 sessions of `users` (every V0 user when
     /// `None`).
     fn push(&self, users: Option<&[Id]>, command: Outbound) {
-        let env = Arc::new(Envelope::new(Event::V0(command), None));
+        let env = Arc::new(Envelope::new(
+            Event::DialectOnly(DialectOnly::new(command)),
+            None,
+        ));
         let targets: Vec<&SessionHandle> = match users {
             None => self.sessions.values().flatten().collect(),
             Some(us) => us

@@ -241,3 +241,12 @@ pub fn encode(m: &Map<String, Value>) -> String {
     // A map of JSON values always serialises.
     serde_json::to_string(m).unwrap_or_default()
 }
+
+/// A frame the hub relays to one user's chat-network sockets (an invite, a
+/// key exchange, a message that waited in the mailbox), carried as
+/// [`crate::event::DialectOnly`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relay {
+    pub to: crate::Id,
+    pub frame: Map<String, Value>,
+}

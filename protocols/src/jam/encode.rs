@@ -89,9 +89,7 @@ pub fn op_and_d(event: &Event) -> Option<(i64, Value)> {
         | Event::Thread { .. }
         | Event::ThreadDelete { .. }
         // chat-network's own frames.
-        | Event::Relay { .. }
-        | Event::V0(_)
-        | Event::Nynja { .. } => return None,
+        | Event::DialectOnly(_) => return None,
     })
 }
 

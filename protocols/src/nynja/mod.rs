@@ -398,3 +398,11 @@ pub fn room(
         ],
     )
 }
+
+/// An ETF payload on an MQTT topic for the NYNJA sessions it is handed to,
+/// carried as [`crate::event::DialectOnly`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    pub topic: String,
+    pub payload: bytes::Bytes,
+}

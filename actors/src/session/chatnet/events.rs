@@ -31,7 +31,10 @@ pub fn message_frame(world: &World, fm: &FullMessage, to: Id) -> Option<Map<Stri
 /// The frame `me` hears for an event, if any.
 pub(super) fn render(world: &World, me: &User, event: &Event) -> Option<Map<String, Value>> {
     match event {
-        Event::Relay { to, frame } if *to == me.id => Some(frame.clone()),
+        Event::DialectOnly(d) => d
+            .get::<chatnet::Relay>()
+            .filter(|r| r.to == me.id)
+            .map(|r| r.frame.clone()),
         // Direct messages only (guild channels have no chat-network shape),
         // and never one's own back.
         Event::MessageCreate(fm)

@@ -86,7 +86,10 @@ pub fn publishes_for(world: &World, me: &User, event: &Event) -> Vec<(String, By
 
 pub(super) fn render(world: &World, me: &User, event: &Event) -> Vec<(String, Bytes)> {
     match event {
-        Event::Nynja { topic, payload } => vec![(topic.clone(), payload.clone())],
+        Event::DialectOnly(d) => d
+            .get::<nynja::Publish>()
+            .map(|p| vec![(p.topic.clone(), p.payload.clone())])
+            .unwrap_or_default(),
         // Friends' presence, on `ac/<their phone_roster>`.
         Event::Presence(p)
             if p.user_id != me.id

@@ -67,7 +67,7 @@ fn channel_message(fm: &FullMessage) -> Vec<Outbound> {
 
 pub(super) fn render(world: &World, me: &User, event: &Event) -> Vec<Outbound> {
     match event {
-        Event::V0(cmd) => vec![cmd.clone()],
+        Event::DialectOnly(d) => d.get::<Outbound>().cloned().into_iter().collect(),
         Event::MessageCreate(fm) => match fm.message.guild_id {
             None if fm.message.author_id != me.id => vec![Outbound::Msg {
                 from: fm.message.author_id.to_string(),

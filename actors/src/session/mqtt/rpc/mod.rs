@@ -15,7 +15,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use bytes::Bytes;
 use switchboard_protocols::etf::{self, Term};
-use switchboard_protocols::event::{Envelope, Event};
+use switchboard_protocols::event::{DialectOnly, Envelope, Event};
 use switchboard_protocols::model::User;
 use switchboard_protocols::nynja::{self, Request};
 use switchboard_protocols::Id;
@@ -99,11 +99,12 @@ fn profile(world: &World, user: &User, status: &str) -> Term {
 
 /// Sends `term` on `topic` to the NYNJA sessions of `users`.
 fn push(world: &World, users: Vec<Id>, topic: String, term: &Term) {
+    let publish = nynja::Publish {
+        topic,
+        payload: Bytes::from(etf::encode(term)),
+    };
     let env = Arc::new(Envelope::new(
-        Event::Nynja {
-            topic,
-            payload: Bytes::from(etf::encode(term)),
-        },
+        Event::DialectOnly(DialectOnly::new(publish)),
         None,
     ));
     world.hub().do_send(DeliverToUsers { users, env });
