@@ -189,12 +189,29 @@ impl Handler<Relay> for Hub {
     }
 }
 
+/// `user` signed in or subscribed over chat-network: from now on, direct
+/// messages wait in their mailbox while they are away.
+#[derive(Message)]
+#[rtype(result = "Result<(), crate::store::StoreError>")]
+pub struct UsesChatnet(pub Id);
+
+impl Handler<UsesChatnet> for Hub {
+    type Result = Result<(), crate::store::StoreError>;
+
+    fn handle(&mut self, UsesChatnet(user): UsesChatnet, _: &mut Self::Context) -> Self::Result {
+        self.world.store.mark_chatnet_user(user)
+    }
+}
+
 impl Handler<Subscribe> for Hub {
     type Result = Drained;
 
     fn handle(&mut self, Subscribe(session): Subscribe, ctx: &mut Self::Context) -> Drained {
         let user = session.user_id;
         let store = &self.world.store;
+        if let Err(e) = store.mark_chatnet_user(user) {
+            warn!(user = %user, error = %e, "chat-network user mark failed");
+        }
         let waiting = store.outbox_of(user).unwrap_or_default();
         let mut out = Drained {
             frames: Vec::new(),

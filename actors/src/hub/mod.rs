@@ -14,7 +14,9 @@ use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
 mod mailbox;
 
-pub use mailbox::{Drained, InviteStep, NynjaOnline, Relay, Subscribe, MAILBOX_BATCH};
+pub use mailbox::{
+    Drained, InviteStep, NynjaOnline, Relay, Subscribe, UsesChatnet, MAILBOX_BATCH,
+};
 
 use crate::audience::{Control, Revocation, SessionHandle};
 use crate::voice::UserGone;

@@ -171,6 +171,30 @@ pub struct Commit {
     pub acks: Vec<String>,
 }
 
+/// A V0 `msg_id` names `message` in `channel` (V0 clients anchor history
+/// and acks on it). The coordinator keeps the map.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RecordMessage {
+    pub msg_id: String,
+    pub channel: Id,
+    pub message: Id,
+}
+
+impl Handler<RecordMessage> for V0Hub {
+    type Result = ();
+
+    fn handle(&mut self, msg: RecordMessage, _: &mut Self::Context) {
+        if let Err(e) = self
+            .world
+            .store
+            .put_v0_msg(&msg.msg_id, msg.channel, msg.message)
+        {
+            tracing::warn!(error = %e, "v0 message id not recorded");
+        }
+    }
+}
+
 impl Handler<V0Online> for V0Hub {
     type Result = String;
 

@@ -22,7 +22,7 @@ use switchboard_protocols::ErrorKind;
 
 use super::ChatnetSession;
 use crate::accounts::{self, PasswordCheck};
-use crate::hub::{InviteStep, Relay, Subscribe};
+use crate::hub::{InviteStep, Relay, Subscribe, UsesChatnet};
 use crate::session::record_user;
 use crate::world::{Caller, Reply, World};
 
@@ -191,10 +191,13 @@ async fn signin(world: &Arc<World>, req: &Request, reply_as: Kind) -> Outcome {
 
 /// A fresh session for `user`, durable before it is handed out.
 async fn issue_session(world: &Arc<World>, user: &User, reply_as: Kind) -> Outcome {
-    let issued = accounts::issue_uuid_token(world, user).and_then(|token| {
-        world.store.mark_chatnet_user(user.id)?;
-        Ok(token)
-    });
+    let issued = match accounts::issue_uuid_token(world, user) {
+        Ok(token) => match world.hub().send(UsesChatnet(user.id)).await {
+            Ok(Ok(())) => Ok(token),
+            _ => Err(()),
+        },
+        Err(_) => Err(()),
+    };
     let token = match issued {
         Ok(t) if world.store.commit().await.is_ok() => t,
         Ok(_) | Err(_) => return Outcome::frame(chatnet::malformed("storage error")),
@@ -218,7 +221,6 @@ fn subscribe(world: &World, req: &Request, already: Option<switchboard_protocols
             subscribe: None,
         };
     };
-    let _ = world.store.mark_chatnet_user(user.id);
     let token = accounts::hash_token(req.text("session").unwrap_or_default());
     Outcome {
         frames: vec![chatnet::reply(Kind::Subscribe, code::SUCCESS)],

@@ -28,7 +28,7 @@ use super::V0Session;
 use crate::hub::OnlineUsers;
 use crate::session::ready::go_online;
 use crate::v0::merge::{ConfirmMerge, ProposeMerge};
-use crate::v0::{Commit, Lead, Leader, V0Online, V0Push, Vote};
+use crate::v0::{Commit, Lead, Leader, RecordMessage, V0Online, V0Push, Vote};
 use crate::world::{Caller, Reply, World};
 
 /// Most messages one CH_APPEND carries.
@@ -182,6 +182,19 @@ fn entry(fm: &FullMessage) -> HistoryEntry {
     }
 }
 
+/// Has the coordinator map `msg_id` to the stored message, before the
+/// next command of this session can anchor on it.
+async fn record_msg_id(world: &World, msg_id: &str, channel: Id, message: Id) {
+    let _ = world
+        .v0()
+        .send(RecordMessage {
+            msg_id: msg_id.to_string(),
+            channel,
+            message,
+        })
+        .await;
+}
+
 async fn send_message(
     world: &Arc<World>,
     caller: Caller,
@@ -206,7 +219,7 @@ async fn send_message(
     };
     match world.execute(caller, Command::SendMessage(m)).await {
         Ok(Reply::Message(fm)) => {
-            let _ = world.store.put_v0_msg(msg_id, channel_id, fm.message.id);
+            record_msg_id(world, msg_id, channel_id, fm.message.id).await;
             Ok(())
         }
         Ok(_) => Ok(()),
@@ -478,7 +491,7 @@ async fn merge(world: &Arc<World>, caller: Caller, id: &str, msgs: Vec<HistoryEn
         }
         match world.execute(caller.clone(), command).await {
             Ok(Reply::Message(fm)) => {
-                let _ = world.store.put_v0_msg(&m.id, channel_id, fm.message.id);
+                record_msg_id(world, &m.id, channel_id, fm.message.id).await;
             }
             Ok(_) => {}
             Err(e) => return Err(refused(e)),
