@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_http::ws::{Frame, ProtocolError};
-use futures_util::StreamExt;
+use bytes::Bytes;
 use serde_json::{json, Value};
 use switchboard_protocols::event::Envelope;
 use switchboard_protocols::event::Event;
@@ -20,15 +19,14 @@ use switchboard_protocols::jam::frame::prefix;
 use switchboard_protocols::jam::{self, decode_frame, finish_frame, op, AuthRequest, Request};
 use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::{GatewayResult, Id};
-use tracing::debug;
 
 use crate::accounts;
 use crate::admission::ConnectionSlot;
-use crate::audience::{Control, Deliver, SessionHandle, Wake};
-use crate::hub::Attach;
-use crate::session::ready::{go_offline, go_online, Ready};
-use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
-use crate::session::{conn_span, record_user, start_in_span};
+use crate::audience::Wake;
+use crate::session::ready::{go_online, Ready};
+use crate::session::record_user;
+use crate::session::shell::{Farewell, Session, Translate, WsTranslate};
+use crate::session::ws::{WsFramed, WsOut};
 use crate::world::{Caller, World};
 
 /// Decode errors in a row that close the socket (4002).
@@ -36,25 +34,16 @@ const MAX_DECODE_ERRORS: u8 = 3;
 /// Failed authentications on one socket that close it (4004).
 const MAX_FAILED_LOGINS: u8 = 5;
 
-pub struct JamSession {
-    id: u64,
-    span: tracing::Span,
-    world: Arc<World>,
-    peer: SocketAddr,
-    out: WsOut,
-    assembler: Assembler,
+/// A JAM session's own state.
+pub struct Jam {
     seq: u64,
     user: Option<Arc<User>>,
-    /// Digest of the token it identified with: a logout of that token ends it.
-    token: Option<[u8; 32]>,
-    guilds: Vec<Id>,
     decode_errors: u8,
     failed_logins: u8,
     last_heartbeat: Instant,
-    /// The last envelope written, to drop the duplicate a user sharing two
-    /// guilds with someone gets for one presence change.
-    last_env: Option<Arc<Envelope>>,
 }
+
+pub type JamSession = Session<Jam>;
 
 impl JamSession {
     /// Takes over an upgraded connection.
@@ -64,35 +53,15 @@ impl JamSession {
         peer: SocketAddr,
         slot: ConnectionSlot,
     ) -> Addr<JamSession> {
-        let (sink, stream) = framed.split();
-        world.metrics.connection_opened(Dialect::Jam);
-        let w = world.clone();
-        // The address's connection place is freed with the socket.
-        let on_closed = move || {
-            drop(slot);
-            w.metrics.connection_closed(Dialect::Jam);
+        let max = world.config.frame_bytes;
+        let jam = Jam {
+            seq: 0,
+            user: None,
+            decode_errors: 0,
+            failed_logins: 0,
+            last_heartbeat: Instant::now(),
         };
-        let id = world.next_session_id();
-        let span = conn_span(Dialect::Jam, peer, id);
-        start_in_span(span.clone(), move |ctx| {
-            ctx.add_stream(stream);
-            JamSession {
-                id,
-                span,
-                out: WsOut::start(sink, world.config.pending_bytes, on_closed),
-                assembler: Assembler::new(world.config.frame_bytes),
-                world,
-                peer,
-                seq: 0,
-                user: None,
-                token: None,
-                guilds: Vec::new(),
-                decode_errors: 0,
-                failed_logins: 0,
-                last_heartbeat: Instant::now(),
-                last_env: None,
-            }
-        })
+        Session::serve_ws(world, framed, peer, slot, max, jam)
     }
 
     fn heartbeat_interval(&self) -> Duration {
@@ -115,26 +84,11 @@ impl JamSession {
         self.send_op(ctx, op::ERROR, &err.to_value());
     }
 
-    fn close(&mut self, ctx: &mut Context<Self>, code: u16, reason: &str) {
-        debug!(code, reason, "closing");
-        self.out.close(code, reason);
-        ctx.stop();
-    }
-
-    fn slow_consumer(&mut self, ctx: &mut Context<Self>) {
-        if self.out.is_closing() {
-            return;
-        }
-        self.world.metrics.slow_consumer();
-        self.out.close_now(close::SLOW_CONSUMER, "slow consumer");
-        ctx.stop();
-    }
-
     fn decode_error(&mut self, ctx: &mut Context<Self>, err: JamError) {
         self.send_error(ctx, &err);
         self.decode_errors += 1;
         if self.decode_errors >= MAX_DECODE_ERRORS {
-            self.close(ctx, close::DECODE_ERROR, "decode error");
+            self.close_ws(ctx, close::DECODE_ERROR, "decode error");
         }
     }
 
@@ -209,7 +163,7 @@ impl JamSession {
         self.send_error(ctx, &err);
         self.failed_logins += 1;
         if self.failed_logins >= MAX_FAILED_LOGINS {
-            self.close(ctx, close::AUTHENTICATION_FAILED, "authentication failed");
+            self.close_ws(ctx, close::AUTHENTICATION_FAILED, "authentication failed");
         }
     }
 
@@ -248,17 +202,6 @@ impl JamSession {
         }));
     }
 
-    fn session_handle(&self, ctx: &mut Context<Self>, user: Id) -> SessionHandle {
-        let addr = ctx.address();
-        SessionHandle {
-            id: self.id,
-            user_id: user,
-            dialect: Dialect::Jam,
-            deliver: addr.clone().recipient(),
-            control: addr.recipient(),
-        }
-    }
-
     fn go_online(&mut self, ctx: &mut Context<Self>, user: Arc<User>, token: String) {
         let handle = self.session_handle(ctx, user.id);
         let ready = go_online(self.world.clone(), handle);
@@ -295,117 +238,87 @@ fn authenticated(token: &str, user: &User, ready: &Ready) -> Value {
     })
 }
 
-impl Actor for JamSession {
-    type Context = Context<Self>;
+impl Translate for Jam {
+    const DIALECT: Dialect = Dialect::Jam;
+    const NAME: &'static str = "jam";
+    const SKIP_REPEATS: bool = true;
+    type Out = WsOut;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.world.config.mailbox_capacity);
-        self.world.hub().do_send(Attach {
-            id: self.id,
-            control: ctx.address().recipient(),
-        });
-        debug!("jam connected");
+    fn user(&self) -> Option<Id> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    fn too_late(s: &mut JamSession, ctx: &mut Context<JamSession>) {
+        s.close_ws(ctx, close::NOT_AUTHENTICATED, "not authenticated in time");
+    }
+
+    fn started(s: &mut JamSession, ctx: &mut Context<JamSession>) {
         let hello = json!({
-            "heartbeat_interval": self.world.config.jam_heartbeat_ms,
+            "heartbeat_interval": s.world.config.jam_heartbeat_ms,
             "server": {
-                "name": self.world.config.server_name,
-                "domain": self.world.config.domain,
-                "version": self.world.config.version,
+                "name": s.world.config.server_name,
+                "domain": s.world.config.domain,
+                "version": s.world.config.version,
             },
             "protocol": jam::PROTOCOL,
         });
-        self.send_op(ctx, op::HELLO, &hello);
-        ctx.run_later(self.world.config.login_timeout, |act, ctx| {
-            if act.user.is_none() {
-                act.close(ctx, close::NOT_AUTHENTICATED, "not authenticated in time");
-            }
-        });
-        let every = self.heartbeat_interval() / 4;
+        s.send_op(ctx, op::HELLO, &hello);
+        let every = s.heartbeat_interval() / 4;
         ctx.run_interval(every, |act, ctx| {
             let limit = act.heartbeat_interval().mul_f64(1.5);
             if act.last_heartbeat.elapsed() > limit {
                 if act.user.is_none() {
-                    act.close(ctx, close::NOT_AUTHENTICATED, "not authenticated");
+                    act.close_ws(ctx, close::NOT_AUTHENTICATED, "not authenticated");
                 } else {
-                    act.close(ctx, close::SESSION_TIMEOUT, "session timed out");
+                    act.close_ws(ctx, close::SESSION_TIMEOUT, "session timed out");
                 }
             }
         });
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
-        // However the session ended, the writer must end too, or the socket
-        // would stay open with no one reading it.
-        self.out.close(1000, "");
-        let user = self.user.as_ref().map(|u| u.id);
-        go_offline(&self.world, self.id, user, &self.guilds);
-        debug!("jam disconnected");
-    }
-}
-
-impl StreamHandler<Result<Frame, ProtocolError>> for JamSession {
-    fn handle(&mut self, item: Result<Frame, ProtocolError>, ctx: &mut Self::Context) {
-        if self.out.is_closing() {
-            return;
-        }
-        match self.assembler.receive(&self.out, item) {
-            Received::Text(b) => self.on_text(ctx, &b),
-            Received::Binary(_) => self.decode_error(
-                ctx,
-                JamError::new(codes::DECODE_ERROR, "Binary frames are not supported"),
-            ),
-            Received::TooLarge => self.decode_error(
-                ctx,
-                JamError::new(
-                    codes::DECODE_ERROR,
-                    format!("Frame larger than {} bytes", self.world.config.frame_bytes),
-                ),
-            ),
-            Received::Nothing => {}
-            Received::SlowConsumer => self.slow_consumer(ctx),
-            Received::Closed { code, reason } => self.close(ctx, code, reason),
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
-
-impl Handler<Deliver> for JamSession {
-    type Result = ();
-
-    fn handle(&mut self, Deliver(env): Deliver, ctx: &mut Self::Context) {
-        if self.out.is_closing() || self.user.is_none() {
-            return;
-        }
-        if self
-            .last_env
-            .as_ref()
-            .is_some_and(|last| Arc::ptr_eq(last, &env))
-        {
-            return;
-        }
+    fn deliver(s: &mut JamSession, ctx: &mut Context<JamSession>, env: &Arc<Envelope>) {
         match &env.event {
-            Event::GuildCreate(g) if !self.guilds.contains(&g.guild.id) => {
-                self.guilds.push(g.guild.id)
-            }
-            Event::GuildDelete { id } => self.guilds.retain(|g| g != id),
+            Event::GuildCreate(g) if !s.guilds.contains(&g.guild.id) => s.guilds.push(g.guild.id),
+            Event::GuildDelete { id } => s.guilds.retain(|g| g != id),
             _ => {}
         }
         let own_ref = env
             .origin
             .as_ref()
-            .filter(|o| o.session == self.id)
+            .filter(|o| o.session == s.id)
             .and_then(|o| o.reference.as_deref());
         let encoded = match own_ref {
             Some(r) => encode_event_with_ref(&env.event, r),
             None => env.encoded(Dialect::Jam, encode_event),
         };
         if let Some(p) = encoded {
-            self.send_prefix(ctx, &p);
+            s.send_prefix(ctx, &p);
         }
-        self.last_env = Some(env);
+    }
+
+    fn farewell(s: &mut JamSession, ctx: &mut Context<JamSession>, why: Farewell) {
+        let (code, reason) = why.ws_close(close::AUTHENTICATION_FAILED);
+        s.close_ws(ctx, code, reason);
+    }
+}
+
+impl WsTranslate for Jam {
+    fn text(s: &mut JamSession, ctx: &mut Context<JamSession>, text: Bytes) {
+        s.on_text(ctx, &text);
+    }
+
+    fn binary(s: &mut JamSession, ctx: &mut Context<JamSession>, _: Bytes) {
+        let e = JamError::new(codes::DECODE_ERROR, "Binary frames are not supported");
+        s.decode_error(ctx, e);
+    }
+
+    fn too_large(s: &mut JamSession, ctx: &mut Context<JamSession>) {
+        let limit = s.world.config.frame_bytes;
+        let e = JamError::new(
+            codes::DECODE_ERROR,
+            format!("Frame larger than {limit} bytes"),
+        );
+        s.decode_error(ctx, e);
     }
 }
 
@@ -418,25 +331,5 @@ impl Handler<CommandFailed> for JamSession {
     type Result = ();
     fn handle(&mut self, CommandFailed(e): CommandFailed, ctx: &mut Self::Context) {
         self.send_error(ctx, &e);
-    }
-}
-
-impl Handler<Wake> for JamSession {
-    type Result = ();
-    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
-}
-
-impl Handler<Control> for JamSession {
-    type Result = ();
-
-    fn handle(&mut self, msg: Control, ctx: &mut Self::Context) {
-        match msg {
-            Control::SlowConsumer => self.slow_consumer(ctx),
-            Control::Shutdown => self.close(ctx, close::GOING_AWAY, "server going away"),
-            Control::Revoked(why) if why.applies_to(self.token.as_ref()) => {
-                self.close(ctx, close::AUTHENTICATION_FAILED, why.reason())
-            }
-            Control::Revoked(_) => {}
-        }
     }
 }

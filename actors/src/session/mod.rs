@@ -6,6 +6,7 @@ pub mod jam;
 pub mod mqtt;
 pub mod originchats;
 pub mod ready;
+pub mod shell;
 pub mod tcp;
 pub mod v0;
 pub mod ws;

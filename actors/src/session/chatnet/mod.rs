@@ -14,23 +14,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use actix_http::ws::{Frame, ProtocolError};
-use futures_util::StreamExt;
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use switchboard_protocols::chatnet::{self, Kind};
+use switchboard_protocols::event::Envelope;
 use switchboard_protocols::model::{Dialect, User};
-use tracing::debug;
+use switchboard_protocols::Id;
 
-use super::ready::go_offline;
-use super::ws::{Assembler, Received, WsFramed, WsOut};
+use super::shell::{Farewell, Session, Translate, WsTranslate};
+use super::ws::{WsFramed, WsOut};
 use crate::admission::ConnectionSlot;
-use crate::audience::{Control, Deliver, SessionHandle, Wake};
-use crate::hub::Attach;
-use crate::session::{conn_span, start_in_span};
 use crate::world::World;
-
-/// Close code for a slow consumer (as every WebSocket dialect here).
-const SLOW_CONSUMER: u16 = 4010;
 
 /// Operator settings of the dialect.
 #[derive(Debug, Clone)]
@@ -48,20 +42,14 @@ impl Default for ChatnetConfig {
     }
 }
 
-pub struct ChatnetSession {
-    id: u64,
-    span: tracing::Span,
-    world: Arc<World>,
+/// A chat-network session's own state.
+pub struct Chatnet {
     config: Arc<ChatnetConfig>,
-    peer: SocketAddr,
-    out: WsOut,
-    assembler: Assembler,
     /// The user this socket subscribed as; events flow only then.
     subscribed: Option<Arc<User>>,
-    /// Digest of the session token it subscribed with: a logout of that
-    /// token ends it.
-    token: Option<[u8; 32]>,
 }
+
+pub type ChatnetSession = Session<Chatnet>;
 
 impl ChatnetSession {
     pub fn start(
@@ -71,55 +59,17 @@ impl ChatnetSession {
         peer: SocketAddr,
         slot: ConnectionSlot,
     ) -> Addr<ChatnetSession> {
-        let (sink, stream) = framed.split();
-        world.metrics.connection_opened(Dialect::ChatNet);
-        let w = world.clone();
-        // The address's connection place is freed with the socket.
-        let on_closed = move || {
-            drop(slot);
-            w.metrics.connection_closed(Dialect::ChatNet);
+        let max = world.config.frame_bytes;
+        let chatnet = Chatnet {
+            config,
+            subscribed: None,
         };
-        let id = world.next_session_id();
-        let span = conn_span(Dialect::ChatNet, peer, id);
-        start_in_span(span.clone(), move |c| {
-            c.add_stream(stream);
-            ChatnetSession {
-                id,
-                span,
-                out: WsOut::start(sink, world.config.pending_bytes, on_closed),
-                assembler: Assembler::new(world.config.frame_bytes),
-                world,
-                config,
-                peer,
-                subscribed: None,
-                token: None,
-            }
-        })
+        Session::serve_ws(world, framed, peer, slot, max, chatnet)
     }
 
     fn send(&mut self, c: &mut Context<Self>, frame: &Map<String, Value>) {
         if self.out.text(chatnet::encode(frame)).is_err() {
             self.slow_consumer(c);
-        }
-    }
-
-    fn slow_consumer(&mut self, c: &mut Context<Self>) {
-        if self.out.is_closing() {
-            return;
-        }
-        self.world.metrics.slow_consumer();
-        self.out.close_now(SLOW_CONSUMER, "slow consumer");
-        c.stop();
-    }
-
-    fn session_handle(&self, c: &mut Context<Self>, user: &User) -> SessionHandle {
-        let addr = c.address();
-        SessionHandle {
-            id: self.id,
-            user_id: user.id,
-            dialect: Dialect::ChatNet,
-            deliver: addr.clone().recipient(),
-            control: addr.recipient(),
         }
     }
 
@@ -139,99 +89,48 @@ impl ChatnetSession {
     }
 }
 
-impl Actor for ChatnetSession {
-    type Context = Context<Self>;
+impl Translate for Chatnet {
+    const DIALECT: Dialect = Dialect::ChatNet;
+    const NAME: &'static str = "chat-network";
+    type Out = WsOut;
 
-    fn started(&mut self, c: &mut Self::Context) {
-        c.set_mailbox_capacity(self.world.config.mailbox_capacity);
-        self.world.hub().do_send(Attach {
-            id: self.id,
-            control: c.address().recipient(),
-        });
-        debug!("chat-network connected");
-        // A socket that never subscribes is not kept.
-        c.run_later(self.world.config.login_timeout, |act, c| {
-            if act.subscribed.is_none() {
-                act.out.close(1008, "not subscribed in time");
-                c.stop();
-            }
-        });
+    fn user(&self) -> Option<Id> {
+        self.subscribed.as_ref().map(|u| u.id)
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
-        self.out.close(1000, "");
-        let user = self.subscribed.as_ref().map(|u| u.id);
-        go_offline(&self.world, self.id, user, &[]);
-        debug!("chat-network disconnected");
-    }
-}
-
-impl StreamHandler<Result<Frame, ProtocolError>> for ChatnetSession {
-    fn handle(&mut self, item: Result<Frame, ProtocolError>, c: &mut Self::Context) {
-        if self.out.is_closing() {
-            return;
-        }
-        match self.assembler.receive(&self.out, item) {
-            Received::Text(b) => self.on_text(c, &b),
-            Received::Binary(_) => {
-                self.send(c, &chatnet::malformed("frames must be JSON text"));
-            }
-            Received::Nothing => {}
-            Received::TooLarge => {
-                let limit = self.world.config.frame_bytes;
-                let reason = format!("frames are limited to {limit} bytes");
-                self.send(c, &chatnet::malformed(&reason));
-            }
-            Received::SlowConsumer => self.slow_consumer(c),
-            Received::Closed { code, reason } => {
-                self.out.close(code, reason);
-                c.stop();
-            }
-        }
+    /// A socket that never subscribes is not kept.
+    fn too_late(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>) {
+        s.close_ws(c, 1008, "not subscribed in time");
     }
 
-    fn finished(&mut self, c: &mut Self::Context) {
-        c.stop();
-    }
-}
-
-impl Handler<Deliver> for ChatnetSession {
-    type Result = ();
-
-    fn handle(&mut self, Deliver(env): Deliver, c: &mut Self::Context) {
-        let Some(me) = self.subscribed.clone() else {
+    fn deliver(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>, env: &Arc<Envelope>) {
+        let Some(me) = s.subscribed.as_deref() else {
             return;
         };
-        if self.out.is_closing() {
-            return;
+        if let Some(frame) = events::render(&s.world, me, &env.event) {
+            s.send(c, &frame);
         }
-        if let Some(frame) = events::render(&self.world, &me, &env.event) {
-            self.send(c, &frame);
-        }
+    }
+
+    fn farewell(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>, why: Farewell) {
+        let (code, reason) = why.ws_close(1008);
+        s.close_ws(c, code, reason);
     }
 }
 
-impl Handler<Wake> for ChatnetSession {
-    type Result = ();
-    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
-}
+impl WsTranslate for Chatnet {
+    fn text(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>, text: Bytes) {
+        s.on_text(c, &text);
+    }
 
-impl Handler<Control> for ChatnetSession {
-    type Result = ();
+    fn binary(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>, _: Bytes) {
+        s.send(c, &chatnet::malformed("frames must be JSON text"));
+    }
 
-    fn handle(&mut self, msg: Control, c: &mut Self::Context) {
-        match msg {
-            Control::SlowConsumer => self.slow_consumer(c),
-            Control::Shutdown => {
-                self.out.close(1001, "server going away");
-                c.stop();
-            }
-            Control::Revoked(why) if why.applies_to(self.token.as_ref()) => {
-                self.out.close(1008, why.reason());
-                c.stop();
-            }
-            Control::Revoked(_) => {}
-        }
+    fn too_large(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>) {
+        let limit = s.world.config.frame_bytes;
+        let reason = format!("frames are limited to {limit} bytes");
+        s.send(c, &chatnet::malformed(&reason));
     }
 }
 

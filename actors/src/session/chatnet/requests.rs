@@ -77,9 +77,7 @@ impl ChatnetSession {
             self.send(c, f);
         }
         if outcome.close {
-            self.out.close(1000, "");
-            c.stop();
-            return;
+            return self.close_ws(c, 1000, "");
         }
         if let Some((user, token)) = outcome.subscribe {
             if self.subscribed.is_none() {
@@ -97,7 +95,7 @@ impl ChatnetSession {
         let Some(user) = self.subscribed.clone() else {
             return;
         };
-        let handle = self.session_handle(c, &user);
+        let handle = self.session_handle(c, user.id);
         let req = self.world.hub().send(Subscribe(handle));
         c.wait(req.into_actor(self).map(|res, act, c| {
             let Ok(drained) = res else { return };

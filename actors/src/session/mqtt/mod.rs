@@ -18,28 +18,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_http::ws::{Frame, ProtocolError};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use switchboard_protocols::etf::{self, Limits, Term};
+use switchboard_protocols::event::Envelope;
 use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::mqtt::{
     self, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     SubAck, SubscribeReasonCode,
 };
-use switchboard_protocols::nynja;
-use tokio_util::codec::{BytesCodec, Decoder, Encoder, FramedRead};
+use switchboard_protocols::{nynja, Id};
+use tokio_util::codec::{BytesCodec, Decoder, Encoder};
 use tracing::debug;
 
-use super::ready::go_offline;
+use super::shell::{Farewell, Session, Translate, Transport, WsTranslate};
 use super::tcp::TcpOut;
-use super::ws::{Assembler, Received, WsFramed, WsOut};
+use super::ws::{WsFramed, WsOut};
 use crate::accounts;
 use crate::admission::ConnectionSlot;
-use crate::audience::{Control, Deliver, SessionHandle, Wake};
-use crate::hub::{Attach, NynjaOnline};
+use crate::hub::NynjaOnline;
 use crate::nynja::{persistent_client, phone_of, set_persistent_client, NynjaContext};
-use crate::session::{conn_span, record_user, start_in_span};
+use crate::session::record_user;
 use crate::world::World;
 
 /// Seconds a connection has to send CONNECT.
@@ -68,7 +66,7 @@ enum Ending {
 }
 
 /// Where the bytes go: a TCP socket, or binary WebSocket frames (`/mqtt`).
-enum MqttOut {
+pub enum MqttOut {
     Tcp(TcpOut),
     Ws(WsOut),
 }
@@ -96,29 +94,50 @@ impl MqttOut {
             (MqttOut::Ws(w), Ending::TooLarge) => w.close_now(1009, "frame too large"),
         }
     }
+}
 
+impl From<TcpOut> for MqttOut {
+    fn from(out: TcpOut) -> MqttOut {
+        MqttOut::Tcp(out)
+    }
+}
+
+impl From<WsOut> for MqttOut {
+    fn from(out: WsOut) -> MqttOut {
+        MqttOut::Ws(out)
+    }
+}
+
+impl Transport for MqttOut {
     fn is_closing(&self) -> bool {
         match self {
             MqttOut::Tcp(t) => t.is_closing(),
             MqttOut::Ws(w) => w.is_closing(),
         }
     }
+
+    fn close_normally(&mut self) {
+        self.close(Ending::Normal);
+    }
+
+    fn close_slow_consumer(&mut self) {
+        self.close(Ending::SlowConsumer);
+    }
+
+    fn ws(&self) -> Option<&WsOut> {
+        match self {
+            MqttOut::Tcp(_) => None,
+            MqttOut::Ws(w) => Some(w),
+        }
+    }
 }
 
-pub struct MqttSession {
-    id: u64,
-    span: tracing::Span,
-    world: Arc<World>,
+/// A NYNJA session's own state.
+pub struct Mqtt {
     ctx: Arc<NynjaContext>,
-    peer: SocketAddr,
-    out: MqttOut,
-    /// WebSocket frames to MQTT bytes (WebSocket only).
-    assembler: Option<Assembler>,
     inbuf: BytesMut,
     codec: mqtt::Codec,
     client_id: String,
-    /// Digest of the token it connected with: a logout of that token ends it.
-    token: Option<[u8; 32]>,
     role: Option<Role>,
     keep_alive: Duration,
     last_heard: Instant,
@@ -130,9 +149,9 @@ pub struct MqttSession {
     incoming_qos2: HashSet<u16>,
     /// `clean_session=false`: what this client misses waits for it.
     persistent: bool,
-    /// Guilds whose audience this session joined.
-    guilds: Vec<switchboard_protocols::Id>,
 }
+
+pub type MqttSession = Session<Mqtt>;
 
 impl MqttSession {
     pub fn start(
@@ -142,21 +161,7 @@ impl MqttSession {
         peer: SocketAddr,
         slot: ConnectionSlot,
     ) -> Addr<MqttSession> {
-        let (read, write) = stream.into_split();
-        world.metrics.connection_opened(Dialect::Nynja);
-        let w = world.clone();
-        // The address's connection place is freed with the socket.
-        let on_closed = move || {
-            drop(slot);
-            w.metrics.connection_closed(Dialect::Nynja);
-        };
-        let id = world.next_session_id();
-        let span = conn_span(Dialect::Nynja, peer, id);
-        start_in_span(span.clone(), move |c| {
-            c.add_stream(FramedRead::new(read, BytesCodec::new()));
-            let out = TcpOut::start(write, world.config.pending_bytes, on_closed);
-            MqttSession::new((id, span), world, ctx, peer, MqttOut::Tcp(out), None)
-        })
+        Session::serve_tcp(world, stream, BytesCodec::new(), peer, slot, Mqtt::new(ctx))
     }
 
     /// MQTT over WebSocket (`/mqtt` on the main port).
@@ -167,65 +172,9 @@ impl MqttSession {
         peer: SocketAddr,
         slot: ConnectionSlot,
     ) -> Addr<MqttSession> {
-        let (sink, stream) = framed.split();
-        world.metrics.connection_opened(Dialect::Nynja);
-        let w = world.clone();
-        // The address's connection place is freed with the socket.
-        let on_closed = move || {
-            drop(slot);
-            w.metrics.connection_closed(Dialect::Nynja);
-        };
-        let id = world.next_session_id();
-        let span = conn_span(Dialect::Nynja, peer, id);
-        start_in_span(span.clone(), move |c| {
-            c.add_stream(stream);
-            let out = WsOut::start(sink, world.config.pending_bytes, on_closed);
-            // Fragments of one packet: its remaining length and header.
-            let assembler =
-                Assembler::new(ctx.config.max_packet.saturating_add(mqtt::MAX_FIXED_HEADER));
-            MqttSession::new(
-                (id, span),
-                world,
-                ctx,
-                peer,
-                MqttOut::Ws(out),
-                Some(assembler),
-            )
-        })
-    }
-
-    /// `(id, span)`: the session id, and the connection span the actor
-    /// runs in and names its user in.
-    fn new(
-        (id, span): (u64, tracing::Span),
-        world: Arc<World>,
-        ctx: Arc<NynjaContext>,
-        peer: SocketAddr,
-        out: MqttOut,
-        assembler: Option<Assembler>,
-    ) -> MqttSession {
-        let max = ctx.config.max_packet;
-        MqttSession {
-            id,
-            span,
-            out,
-            assembler,
-            world,
-            ctx,
-            peer,
-            inbuf: BytesMut::new(),
-            codec: mqtt::codec(max),
-            client_id: String::new(),
-            role: None,
-            token: None,
-            keep_alive: Duration::ZERO,
-            last_heard: Instant::now(),
-            next_pkid: 1,
-            inflight: HashMap::new(),
-            incoming_qos2: HashSet::new(),
-            persistent: false,
-            guilds: Vec::new(),
-        }
+        // Fragments of one packet: its remaining length and header.
+        let max = ctx.config.max_packet.saturating_add(mqtt::MAX_FIXED_HEADER);
+        Session::serve_ws(world, framed, peer, slot, max, Mqtt::new(ctx))
     }
 
     fn write(&mut self, c: &mut Context<Self>, packet: Packet) {
@@ -234,7 +183,7 @@ impl MqttSession {
             return;
         }
         if self.out.send(buf.to_vec()).is_err() {
-            self.end(c, Ending::SlowConsumer, "slow consumer");
+            self.slow_consumer(c);
         }
     }
 
@@ -245,9 +194,6 @@ impl MqttSession {
     fn end(&mut self, c: &mut Context<Self>, how: Ending, why: &str) {
         if !self.out.is_closing() {
             debug!(why, "mqtt closing");
-            if how == Ending::SlowConsumer {
-                self.world.metrics.slow_consumer();
-            }
         }
         self.out.close(how);
         c.stop();
@@ -267,17 +213,6 @@ impl MqttSession {
     fn reply(&mut self, c: &mut Context<Self>, term: &Term) {
         let topic = format!("actions/1/api/{}", self.client_id);
         self.publish(c, &topic, Bytes::from(etf::encode(term)));
-    }
-
-    fn handle_of(&self, c: &mut Context<Self>, user: &User) -> SessionHandle {
-        let addr = c.address();
-        SessionHandle {
-            id: self.id,
-            user_id: user.id,
-            dialect: Dialect::Nynja,
-            deliver: addr.clone().recipient(),
-            control: addr.recipient(),
-        }
     }
 
     fn on_connect(&mut self, c: &mut Context<Self>, connect: mqtt::Connect) {
@@ -341,7 +276,7 @@ impl MqttSession {
         // Live from the step that hands over what waited, so nothing is
         // lost or reordered between the two.
         let online = NynjaOnline {
-            session: self.handle_of(c, &user),
+            session: self.session_handle(c, user.id),
             client_id: self.client_id.clone(),
         };
         let req = self.world.hub().send(online);
@@ -352,7 +287,7 @@ impl MqttSession {
         }));
         // The default guild's text channels are rooms of type `channel`:
         // the session hears its guilds.
-        let (world, handle) = (self.world.clone(), self.handle_of(c, &user));
+        let (world, handle) = (self.world.clone(), self.session_handle(c, user.id));
         let joined = async move {
             let mut guilds = Vec::new();
             for g in world
@@ -454,21 +389,51 @@ impl MqttSession {
     }
 }
 
-impl Actor for MqttSession {
-    type Context = Context<Self>;
+impl Mqtt {
+    fn new(ctx: Arc<NynjaContext>) -> Mqtt {
+        let max = ctx.config.max_packet;
+        Mqtt {
+            ctx,
+            inbuf: BytesMut::new(),
+            codec: mqtt::codec(max),
+            client_id: String::new(),
+            role: None,
+            keep_alive: Duration::ZERO,
+            last_heard: Instant::now(),
+            next_pkid: 1,
+            inflight: HashMap::new(),
+            incoming_qos2: HashSet::new(),
+            persistent: false,
+        }
+    }
+}
 
-    fn started(&mut self, c: &mut Self::Context) {
-        c.set_mailbox_capacity(self.world.config.mailbox_capacity);
-        self.world.hub().do_send(Attach {
-            id: self.id,
-            control: c.address().recipient(),
-        });
-        debug!("mqtt connected");
-        c.run_later(Duration::from_secs(CONNECT_DEADLINE_SECS), |act, c| {
-            if act.role.is_none() {
-                act.close(c, "no CONNECT in time");
-            }
-        });
+impl Translate for Mqtt {
+    const DIALECT: Dialect = Dialect::Nynja;
+    const NAME: &'static str = "mqtt";
+    type Out = MqttOut;
+
+    fn user(&self) -> Option<Id> {
+        match &self.role {
+            Some(Role::User(u)) => Some(u.id),
+            _ => None,
+        }
+    }
+
+    /// A CONNECT, registering or not.
+    fn introduced(&self) -> bool {
+        self.role.is_some()
+    }
+
+    fn login_deadline(_: &World) -> Duration {
+        Duration::from_secs(CONNECT_DEADLINE_SECS)
+    }
+
+    fn too_late(s: &mut MqttSession, c: &mut Context<MqttSession>) {
+        s.close(c, "no CONNECT in time");
+    }
+
+    fn started(_: &mut MqttSession, c: &mut Context<MqttSession>) {
         c.run_interval(Duration::from_secs(1), |act, c| {
             // 1.5 × keep-alive without a packet ends the connection.
             let limit = act.keep_alive.mul_f32(1.5);
@@ -478,27 +443,37 @@ impl Actor for MqttSession {
         });
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
-        self.out.close(Ending::Normal);
-        let user = match &self.role {
-            Some(Role::User(u)) => Some(u.id),
-            _ => None,
-        };
-        // Unacknowledged publishes of a persistent session are sent again
-        // after the reconnect (before anything that arrives meanwhile).
-        if self.persistent {
-            let mut unacked: Vec<_> = self.inflight.drain().collect();
-            unacked.sort_by_key(|(pkid, _)| *pkid);
-            for (_, p) in unacked {
-                let seq = self.world.ids.next();
-                let _ =
-                    self.world
-                        .store
-                        .nynja_queue_push(&self.client_id, seq, &p.topic, &p.payload);
-            }
+    /// Unacknowledged publishes of a persistent session are sent again
+    /// after the reconnect (before anything that arrives meanwhile).
+    fn stopping(s: &mut MqttSession) {
+        if !s.persistent {
+            return;
         }
-        go_offline(&self.world, self.id, user, &self.guilds);
-        debug!("mqtt disconnected");
+        let mut unacked: Vec<_> = s.inflight.drain().collect();
+        unacked.sort_by_key(|(pkid, _)| *pkid);
+        for (_, p) in unacked {
+            let seq = s.world.ids.next();
+            let _ = s
+                .world
+                .store
+                .nynja_queue_push(&s.client_id, seq, &p.topic, &p.payload);
+        }
+    }
+
+    fn deliver(s: &mut MqttSession, c: &mut Context<MqttSession>, env: &Arc<Envelope>) {
+        let Some(Role::User(me)) = s.role.clone() else {
+            return;
+        };
+        for (topic, payload) in events::render(&s.world, &me, &env.event) {
+            s.publish(c, &topic, payload);
+        }
+    }
+
+    fn farewell(s: &mut MqttSession, c: &mut Context<MqttSession>, why: Farewell) {
+        match why {
+            Farewell::Shutdown => s.end(c, Ending::GoingAway, "server going away"),
+            Farewell::Revoked(why) => s.end(c, Ending::Revoked, why.reason()),
+        }
     }
 }
 
@@ -515,28 +490,24 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for MqttSession {
     }
 }
 
-impl StreamHandler<Result<Frame, ProtocolError>> for MqttSession {
-    fn handle(&mut self, item: Result<Frame, ProtocolError>, c: &mut Self::Context) {
-        let (MqttOut::Ws(out), Some(assembler)) = (&self.out, self.assembler.as_mut()) else {
-            return;
-        };
-        if out.is_closing() {
-            return;
-        }
-        match assembler.receive(out, item) {
-            Received::Binary(b) => self.feed(c, &b),
-            Received::Nothing => {}
-            Received::Text(_) => self.close(c, "MQTT travels in binary frames"),
-            Received::TooLarge | Received::Closed { code: 1009, .. } => {
-                self.end(c, Ending::TooLarge, "frame too large")
-            }
-            Received::SlowConsumer => self.end(c, Ending::SlowConsumer, "slow consumer"),
-            Received::Closed { .. } => self.close(c, "websocket closed"),
-        }
+impl WsTranslate for Mqtt {
+    fn text(s: &mut MqttSession, c: &mut Context<MqttSession>, _: Bytes) {
+        s.close(c, "MQTT travels in binary frames");
     }
 
-    fn finished(&mut self, c: &mut Self::Context) {
-        c.stop();
+    fn binary(s: &mut MqttSession, c: &mut Context<MqttSession>, data: Bytes) {
+        s.feed(c, &data);
+    }
+
+    fn too_large(s: &mut MqttSession, c: &mut Context<MqttSession>) {
+        s.end(c, Ending::TooLarge, "frame too large");
+    }
+
+    fn peer_closed(s: &mut MqttSession, c: &mut Context<MqttSession>, code: u16, _: &'static str) {
+        match code {
+            1009 => Self::too_large(s, c),
+            _ => s.close(c, "websocket closed"),
+        }
     }
 }
 
@@ -553,7 +524,8 @@ impl MqttSession {
             if self.out.is_closing() {
                 return;
             }
-            match self.codec.decode(&mut self.inbuf) {
+            let Mqtt { codec, inbuf, .. } = &mut **self;
+            match codec.decode(inbuf) {
                 Ok(Some(packet)) => {
                     self.world.metrics.frame_in(Dialect::Nynja);
                     self.on_packet(c, packet);
@@ -569,42 +541,6 @@ impl MqttSession {
                 // Broken MQTT framing: the connection ends.
                 Err(e) => return self.close(c, &e.to_string()),
             }
-        }
-    }
-}
-
-impl Handler<Deliver> for MqttSession {
-    type Result = ();
-
-    fn handle(&mut self, Deliver(env): Deliver, c: &mut Self::Context) {
-        let Some(Role::User(me)) = self.role.clone() else {
-            return;
-        };
-        if self.out.is_closing() {
-            return;
-        }
-        for (topic, payload) in events::render(&self.world, &me, &env.event) {
-            self.publish(c, &topic, payload);
-        }
-    }
-}
-
-impl Handler<Wake> for MqttSession {
-    type Result = ();
-    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
-}
-
-impl Handler<Control> for MqttSession {
-    type Result = ();
-
-    fn handle(&mut self, msg: Control, c: &mut Self::Context) {
-        match msg {
-            Control::SlowConsumer => self.end(c, Ending::SlowConsumer, "slow consumer"),
-            Control::Shutdown => self.end(c, Ending::GoingAway, "server going away"),
-            Control::Revoked(why) if why.applies_to(self.token.as_ref()) => {
-                self.end(c, Ending::Revoked, why.reason())
-            }
-            Control::Revoked(_) => {}
         }
     }
 }

@@ -31,14 +31,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_http::ws::{Frame, ProtocolError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use futures_util::StreamExt;
+use bytes::Bytes;
 use parking_lot::Mutex;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
-use switchboard_protocols::event::Envelope;
+use switchboard_protocols::event::{Envelope, Event};
 use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::originchats::limiter::{Denied, Limits, Window};
 use switchboard_protocols::originchats::{self as oc, frame, perms};
@@ -46,16 +45,11 @@ use switchboard_protocols::Id;
 use tracing::debug;
 
 use crate::admission::ConnectionSlot;
-use crate::audience::{Control, Deliver, Revocation, SessionHandle, Wake};
+use crate::audience::Revocation;
 use crate::guild::GuildShared;
-use crate::hub::Attach;
-use crate::session::ready::go_offline;
-use crate::session::ws::{Assembler, Received, WsFramed, WsOut};
-use crate::session::{conn_span, start_in_span};
+use crate::session::shell::{Farewell, Session, Translate, WsTranslate};
+use crate::session::ws::{WsFramed, WsOut};
 use crate::world::World;
-
-/// Close code for a connection that stopped reading (as JAM's).
-const SLOW_CONSUMER: u16 = 4010;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
@@ -146,27 +140,20 @@ impl OcContext {
     }
 }
 
-pub struct OcSession {
-    id: u64,
-    span: tracing::Span,
-    world: Arc<World>,
+/// An OriginChats session's own state.
+pub struct Oc {
     ctx: Arc<OcContext>,
     guild_id: Id,
     shared: Arc<GuildShared>,
-    peer: SocketAddr,
-    out: WsOut,
-    assembler: Assembler,
     validator_key: String,
     user: Option<Arc<User>>,
-    /// Digest of the token it signed in with: a logout of that token ends it.
-    token: Option<[u8; 32]>,
-    guilds: Vec<Id>,
     authenticating: bool,
-    last_env: Option<Arc<Envelope>>,
     /// Requests waiting behind the one running (see `commands.rs`).
     queue: std::collections::VecDeque<switchboard_protocols::originchats::Inbound>,
     busy: bool,
 }
+
+pub type OcSession = Session<Oc>;
 
 impl OcSession {
     pub fn start(
@@ -178,40 +165,20 @@ impl OcSession {
         peer: SocketAddr,
         slot: ConnectionSlot,
     ) -> Addr<OcSession> {
-        let (sink, stream) = framed.split();
-        world.metrics.connection_opened(Dialect::OriginChats);
-        let w = world.clone();
-        // The address's connection place is freed with the socket.
-        let on_closed = move || {
-            drop(slot);
-            w.metrics.connection_closed(Dialect::OriginChats);
-        };
         let mut raw = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut raw);
-        let id = world.next_session_id();
-        let span = conn_span(Dialect::OriginChats, peer, id);
-        start_in_span(span.clone(), move |c| {
-            c.add_stream(stream);
-            OcSession {
-                id,
-                span,
-                out: WsOut::start(sink, world.config.pending_bytes, on_closed),
-                assembler: Assembler::new(world.config.frame_bytes),
-                world,
-                ctx,
-                guild_id,
-                shared,
-                peer,
-                validator_key: format!("originChats-{}", URL_SAFE_NO_PAD.encode(raw)),
-                user: None,
-                token: None,
-                guilds: Vec::new(),
-                authenticating: false,
-                queue: std::collections::VecDeque::new(),
-                busy: false,
-                last_env: None,
-            }
-        })
+        let oc = Oc {
+            ctx,
+            guild_id,
+            shared,
+            validator_key: format!("originChats-{}", URL_SAFE_NO_PAD.encode(raw)),
+            user: None,
+            authenticating: false,
+            queue: std::collections::VecDeque::new(),
+            busy: false,
+        };
+        let max = world.config.frame_bytes;
+        Session::serve_ws(world, framed, peer, slot, max, oc)
     }
 
     fn send(&mut self, c: &mut Context<Self>, reply: &Map<String, Value>, listener: Option<&str>) {
@@ -219,15 +186,6 @@ impl OcSession {
         if self.out.text(text).is_err() {
             self.slow_consumer(c);
         }
-    }
-
-    fn slow_consumer(&mut self, c: &mut Context<Self>) {
-        if self.out.is_closing() {
-            return;
-        }
-        self.world.metrics.slow_consumer();
-        self.out.close_now(SLOW_CONSUMER, "slow consumer");
-        c.stop();
     }
 
     fn handshake(&self) -> Map<String, Value> {
@@ -265,17 +223,6 @@ impl OcSession {
         )
     }
 
-    fn session_handle(&self, c: &mut Context<Self>, user: Id) -> SessionHandle {
-        let addr = c.address();
-        SessionHandle {
-            id: self.id,
-            user_id: user,
-            dialect: Dialect::OriginChats,
-            deliver: addr.clone().recipient(),
-            control: addr.recipient(),
-        }
-    }
-
     fn on_text(&mut self, c: &mut Context<Self>, bytes: &[u8]) {
         self.world.metrics.frame_in(Dialect::OriginChats);
         let decoded = std::str::from_utf8(bytes)
@@ -299,145 +246,97 @@ impl OcSession {
     }
 }
 
-impl Actor for OcSession {
-    type Context = Context<Self>;
+impl Translate for Oc {
+    const DIALECT: Dialect = Dialect::OriginChats;
+    const NAME: &'static str = "originchats";
+    const SKIP_REPEATS: bool = true;
+    type Out = WsOut;
 
-    fn started(&mut self, c: &mut Self::Context) {
-        c.set_mailbox_capacity(self.world.config.mailbox_capacity);
-        self.world.hub().do_send(Attach {
-            id: self.id,
-            control: c.address().recipient(),
-        });
-        debug!(guild = %self.guild_id, "originchats connected");
-        let hs = self.handshake();
-        self.send(c, &hs, None);
-        // A socket that never signs in is not kept: the reference's kick,
-        // then 1008.
-        c.run_later(self.world.config.login_timeout, |act, c| {
-            if act.user.is_none() {
-                let bye = frame::reply("disconnect", [("reason", json!(LOGIN_TIMEOUT))]);
-                act.send(c, &bye, None);
-                act.out.close(1008, LOGIN_TIMEOUT);
-                c.stop();
-            }
-        });
+    fn user(&self) -> Option<Id> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    /// The reference's kick, then 1008.
+    fn too_late(s: &mut OcSession, c: &mut Context<OcSession>) {
+        s.disconnect(c, LOGIN_TIMEOUT, 1008, LOGIN_TIMEOUT);
+    }
+
+    fn started(s: &mut OcSession, c: &mut Context<OcSession>) {
+        debug!(guild = %s.guild_id, "originchats guild");
+        let hs = s.handshake();
+        s.send(c, &hs, None);
         c.run_interval(Duration::from_secs(oc::PING_INTERVAL_SECS), |act, c| {
             act.send(c, &frame::reply("ping", []), None);
         });
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
-        self.out.close(1000, "");
-        let user = self.user.as_ref().map(|u| u.id);
-        go_offline(&self.world, self.id, user, &self.guilds);
-        debug!("originchats disconnected");
-    }
-}
-
-impl StreamHandler<Result<Frame, ProtocolError>> for OcSession {
-    fn handle(&mut self, item: Result<Frame, ProtocolError>, c: &mut Self::Context) {
-        if self.out.is_closing() {
-            return;
-        }
-        match self.assembler.receive(&self.out, item) {
-            Received::Text(b) => self.on_text(c, &b),
-            // The reference ignores binary frames.
-            Received::Binary(_) | Received::Nothing => {}
-            Received::TooLarge => {
-                let limit = self.world.config.frame_bytes;
-                let e = frame::error(
-                    None,
-                    &format!("Message too large: frames are limited to {limit} bytes"),
-                );
-                self.send(c, &e, None);
-            }
-            Received::SlowConsumer => self.slow_consumer(c),
-            Received::Closed { code, reason } => {
-                self.out.close(code, reason);
-                c.stop();
-            }
-        }
-    }
-
-    fn finished(&mut self, c: &mut Self::Context) {
-        c.stop();
-    }
-}
-
-impl Handler<Deliver> for OcSession {
-    type Result = ();
-
-    fn handle(&mut self, Deliver(env): Deliver, c: &mut Self::Context) {
-        if self.out.is_closing() || self.user.is_none() {
-            return;
-        }
-        if self.last_env.as_ref().is_some_and(|l| Arc::ptr_eq(l, &env)) {
-            return;
-        }
-        let frames = self.encode_event(&env);
+    fn deliver(s: &mut OcSession, c: &mut Context<OcSession>, env: &Arc<Envelope>) {
+        let frames = s.encode_event(env);
         // Side broadcasts (`roles_list`, `server_update` after a change)
         // never carry the requester's listener; global replies do.
         let side = matches!(
             env.event,
-            switchboard_protocols::event::Event::GuildUpdate(_)
-                | switchboard_protocols::event::Event::GuildRoles(_)
-                | switchboard_protocols::event::Event::MemberNick { .. }
+            Event::GuildUpdate(_) | Event::GuildRoles(_) | Event::MemberNick { .. }
         );
         let listener = env
             .origin
             .as_ref()
-            .filter(|o| o.session == self.id && !side)
-            .and_then(|o| o.reference.clone());
+            .filter(|o| o.session == s.id && !side)
+            .and_then(|o| o.reference.as_deref());
         for prefix in frames {
-            let text = frame::finish(&prefix, listener.as_deref());
-            if self.out.text(text).is_err() {
-                self.slow_consumer(c);
-                return;
-            }
-        }
-        self.last_env = Some(env);
-    }
-}
-
-impl Handler<Wake> for OcSession {
-    type Result = ();
-    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
-}
-
-impl Handler<Control> for OcSession {
-    type Result = ();
-
-    fn handle(&mut self, msg: Control, c: &mut Self::Context) {
-        match msg {
-            Control::SlowConsumer => self.slow_consumer(c),
-            Control::Shutdown => {
-                let bye = frame::reply("disconnect", [("reason", json!("Server shutting down"))]);
-                self.send(c, &bye, None);
-                self.out.close(1001, "server going away");
-                c.stop();
-            }
-            Control::Revoked(why) if !why.applies_to(self.token.as_ref()) => {}
-            // The reference's server-initiated kick, with its ban wording.
-            Control::Revoked(why) => {
-                let reason = match why {
-                    Revocation::Banned => oc::strings::BANNED,
-                    _ => why.reason(),
-                };
-                let bye = frame::reply("disconnect", [("reason", json!(reason))]);
-                self.send(c, &bye, None);
-                self.out.close(1008, why.reason());
-                c.stop();
+            let text = frame::finish(&prefix, listener);
+            if s.out.text(text).is_err() {
+                return s.slow_consumer(c);
             }
         }
     }
+
+    /// The reference's server-initiated kick (with its ban wording), then
+    /// the close.
+    fn farewell(s: &mut OcSession, c: &mut Context<OcSession>, why: Farewell) {
+        let said = match why {
+            Farewell::Shutdown => "Server shutting down",
+            Farewell::Revoked(Revocation::Banned) => oc::strings::BANNED,
+            Farewell::Revoked(why) => why.reason(),
+        };
+        let (code, reason) = why.ws_close(1008);
+        s.disconnect(c, said, code, reason);
+    }
 }
+
+impl WsTranslate for Oc {
+    fn text(s: &mut OcSession, c: &mut Context<OcSession>, text: Bytes) {
+        s.on_text(c, &text);
+    }
+
+    /// The reference ignores binary frames.
+    fn binary(_: &mut OcSession, _: &mut Context<OcSession>, _: Bytes) {}
+
+    fn too_large(s: &mut OcSession, c: &mut Context<OcSession>) {
+        let limit = s.world.config.frame_bytes;
+        let e = frame::error(
+            None,
+            &format!("Message too large: frames are limited to {limit} bytes"),
+        );
+        s.send(c, &e, None);
+    }
+}
+
+impl OcSession {
+    /// A `disconnect` saying `said`, then the close.
+    fn disconnect(&mut self, c: &mut Context<Self>, said: &str, code: u16, reason: &str) {
+        let bye = frame::reply("disconnect", [("reason", json!(said))]);
+        self.send(c, &bye, None);
+        self.close_ws(c, code, reason);
+    }
+}
+
+/// Why a socket that did not sign in in time is closed.
+const LOGIN_TIMEOUT: &str = "Authentication timed out";
 
 /// The server-wide request rate (`limits.*_requests_per_second`) spent:
 /// the reference's `rate_limit` reply with its "Rate limit exceeded"
 /// wording.
-/// Why a socket that did not sign in in time is closed.
-const LOGIN_TIMEOUT: &str = "Authentication timed out";
-
 pub(super) fn rate_limit_reply(
     e: &switchboard_protocols::GatewayError,
 ) -> serde_json::Map<String, Value> {

@@ -66,7 +66,7 @@ impl V0Session {
     /// channels' status.
     pub(super) fn admit(&mut self, c: &mut Context<Self>, user: Arc<User>) {
         let world = self.world.clone();
-        let handle = self.handle_of(c, user.id);
+        let handle = self.session_handle(c, user.id);
         let fut = async move {
             let ready = go_online(world.clone(), handle.clone()).await.ok();
             let leader = world.v0().send(V0Online(handle)).await.unwrap_or_default();

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use switchboard_protocols::event::Envelope;
 use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::v0::{
@@ -23,15 +24,12 @@ use switchboard_protocols::v0::{
     CNN_DEADLINE_SECS,
 };
 use switchboard_protocols::Id;
-use tokio_util::codec::FramedRead;
 use tracing::debug;
 
-use super::ready::go_offline;
+use super::shell::{Farewell, Session, Translate};
 use super::tcp::TcpOut;
 use crate::admission::ConnectionSlot;
-use crate::audience::{Control, Deliver, SessionHandle, Wake};
-use crate::hub::Attach;
-use crate::session::{conn_span, record_user, start_in_span};
+use crate::session::record_user;
 use crate::v0::{keys, V0Offline};
 use crate::world::World;
 
@@ -56,18 +54,15 @@ fn now_secs() -> i64 {
     now_ms() / 1000
 }
 
-pub struct V0Session {
-    id: u64,
-    span: tracing::Span,
-    world: Arc<World>,
+/// A V0 session's own state.
+pub struct V0 {
     config: Arc<V0Config>,
-    peer: SocketAddr,
-    out: TcpOut,
     user: Option<Arc<User>>,
     key: [u8; 32],
-    guilds: Vec<Id>,
     last_heard: Instant,
 }
+
+pub type V0Session = Session<V0>;
 
 impl V0Session {
     pub fn start(
@@ -77,41 +72,23 @@ impl V0Session {
         peer: SocketAddr,
         slot: ConnectionSlot,
     ) -> Addr<V0Session> {
-        let (read, write) = stream.into_split();
-        world.metrics.connection_opened(Dialect::V0);
-        let w = world.clone();
-        // The address's connection place is freed with the socket.
-        let on_closed = move || {
-            drop(slot);
-            w.metrics.connection_closed(Dialect::V0);
-        };
         let codec = V0Codec {
             max_payload: config.max_payload,
         };
-        let id = world.next_session_id();
-        let span = conn_span(Dialect::V0, peer, id);
-        start_in_span(span.clone(), move |c| {
-            c.add_stream(FramedRead::new(read, codec));
-            V0Session {
-                id,
-                span,
-                out: TcpOut::start(write, world.config.pending_bytes, on_closed),
-                world,
-                config,
-                peer,
-                user: None,
-                key: [0; 32],
-                guilds: Vec::new(),
-                last_heard: Instant::now(),
-            }
-        })
+        let v0 = V0 {
+            config,
+            user: None,
+            key: [0; 32],
+            last_heard: Instant::now(),
+        };
+        Session::serve_tcp(world, stream, codec, peer, slot, v0)
     }
 
     /// Signs and sends one command.
     fn send(&mut self, c: &mut Context<Self>, cmd: &Outbound) {
         let f = v0::signed(cmd.name(), cmd.fields(), &self.key, now_secs());
         if self.out.send(frame::to_bytes(f)).is_err() {
-            self.slow_consumer(c, "output over pending_bytes");
+            self.slow_consumer(c);
         }
     }
 
@@ -123,34 +100,12 @@ impl V0Session {
         self.send(c, &e);
     }
 
-    /// The peer stopped reading: the connection ends without waiting
-    /// behind what is queued for it.
-    fn slow_consumer(&mut self, c: &mut Context<Self>, why: &str) {
-        if !self.out.is_closing() {
-            self.world.metrics.slow_consumer();
-            debug!(why, "v0 closing: slow consumer");
-        }
-        self.out.close_now();
-        c.stop();
-    }
-
     fn close(&mut self, c: &mut Context<Self>, why: &str) {
         if !self.out.is_closing() {
             debug!(why, "v0 closing");
         }
         self.out.close();
         c.stop();
-    }
-
-    fn handle_of(&self, c: &mut Context<Self>, user: Id) -> SessionHandle {
-        let addr = c.address();
-        SessionHandle {
-            id: self.id,
-            user_id: user,
-            dialect: Dialect::V0,
-            deliver: addr.clone().recipient(),
-            control: addr.recipient(),
-        }
     }
 
     /// The payload of a frame whose signature and freshness hold, or why
@@ -232,22 +187,25 @@ impl V0Session {
     }
 }
 
-impl Actor for V0Session {
-    type Context = Context<Self>;
+impl Translate for V0 {
+    const DIALECT: Dialect = Dialect::V0;
+    const NAME: &'static str = "v0";
+    type Out = TcpOut;
 
-    fn started(&mut self, c: &mut Self::Context) {
-        c.set_mailbox_capacity(self.world.config.mailbox_capacity);
-        self.world.hub().do_send(Attach {
-            id: self.id,
-            control: c.address().recipient(),
-        });
-        debug!("v0 connected");
-        c.run_later(Duration::from_secs(CNN_DEADLINE_SECS), |act, c| {
-            if act.user.is_none() {
-                act.close(c, "no CNN in time");
-            }
-        });
-        let idle = Duration::from_secs(self.config.idle_timeout_s);
+    fn user(&self) -> Option<Id> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    fn login_deadline(_: &World) -> Duration {
+        Duration::from_secs(CNN_DEADLINE_SECS)
+    }
+
+    fn too_late(s: &mut V0Session, c: &mut Context<V0Session>) {
+        s.close(c, "no CNN in time");
+    }
+
+    fn started(s: &mut V0Session, c: &mut Context<V0Session>) {
+        let idle = Duration::from_secs(s.config.idle_timeout_s);
         c.run_interval(Duration::from_secs(1), move |act, c| {
             if act.last_heard.elapsed() > idle {
                 act.close(c, "idle");
@@ -255,17 +213,29 @@ impl Actor for V0Session {
         });
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
-        self.out.close();
-        let user = self.user.as_ref().map(|u| u.id);
-        go_offline(&self.world, self.id, user, &self.guilds);
-        if let Some(user) = user {
-            self.world.v0().do_send(V0Offline {
-                session: self.id,
+    fn stopping(s: &mut V0Session) {
+        if let Some(user) = s.user() {
+            s.world.v0().do_send(V0Offline {
+                session: s.id,
                 user,
             });
         }
-        debug!("v0 disconnected");
+    }
+
+    fn deliver(s: &mut V0Session, c: &mut Context<V0Session>, env: &Arc<Envelope>) {
+        let Some(me) = s.user.clone() else {
+            return;
+        };
+        for cmd in events::render(&s.world, &me, &env.event) {
+            s.send(c, &cmd);
+        }
+    }
+
+    fn farewell(s: &mut V0Session, c: &mut Context<V0Session>, why: Farewell) {
+        match why {
+            Farewell::Shutdown => s.close(c, "server going away"),
+            Farewell::Revoked(why) => s.close(c, why.reason()),
+        }
     }
 }
 
@@ -283,39 +253,5 @@ impl StreamHandler<Result<Frame, FrameError>> for V0Session {
 
     fn finished(&mut self, c: &mut Self::Context) {
         c.stop();
-    }
-}
-
-impl Handler<Deliver> for V0Session {
-    type Result = ();
-
-    fn handle(&mut self, Deliver(env): Deliver, c: &mut Self::Context) {
-        let Some(me) = self.user.clone() else {
-            return;
-        };
-        if self.out.is_closing() {
-            return;
-        }
-        for cmd in events::render(&self.world, &me, &env.event) {
-            self.send(c, &cmd);
-        }
-    }
-}
-
-impl Handler<Wake> for V0Session {
-    type Result = ();
-    fn handle(&mut self, _: Wake, _: &mut Self::Context) {}
-}
-
-impl Handler<Control> for V0Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: Control, c: &mut Self::Context) {
-        match msg {
-            Control::SlowConsumer => self.slow_consumer(c, "mailbox full"),
-            Control::Shutdown => self.close(c, "server going away"),
-            Control::Revoked(why) if why.applies_to(None) => self.close(c, why.reason()),
-            Control::Revoked(_) => {}
-        }
     }
 }
