@@ -20,9 +20,10 @@ use switchboard_actors::hub::ShutdownAll;
 use switchboard_actors::nynja::{NynjaConfig, NynjaContext, Verification};
 use switchboard_actors::sealed::Sealer;
 use switchboard_actors::session::chatnet::ChatnetConfig;
-use switchboard_actors::session::mqtt::MqttSession;
+use switchboard_actors::session::mqtt::Mqtt;
 use switchboard_actors::session::originchats::{AuthMode, OcConfig, OcContext};
-use switchboard_actors::session::v0::{V0Config, V0Session};
+use switchboard_actors::session::v0::{V0Config, V0};
+use switchboard_actors::session::Session;
 use switchboard_actors::store::{Durability, Store, StoreConfig};
 use switchboard_actors::world::DefaultGuild;
 use switchboard_actors::{World, WorldConfig};
@@ -315,7 +316,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             fn_service(move |stream: actix_rt::net::TcpStream| {
                 let refused = match door::admit_tcp(&w, stream) {
                     Ok((stream, peer, slot)) => {
-                        V0Session::start(w.clone(), v0.clone(), stream, peer, slot);
+                        Session::start_tcp(w.clone(), stream, peer, slot, V0::new(v0.clone()));
                         None
                     }
                     Err(stream) => Some(stream),
@@ -337,7 +338,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             fn_service(move |stream: actix_rt::net::TcpStream| {
                 let refused = match door::admit_tcp(&w, stream) {
                     Ok((stream, peer, slot)) => {
-                        MqttSession::start(w.clone(), ny.clone(), stream, peer, slot);
+                        Session::start_tcp(w.clone(), stream, peer, slot, Mqtt::new(ny.clone()));
                         None
                     }
                     Err(stream) => Some(stream),

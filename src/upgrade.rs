@@ -14,11 +14,12 @@ use actix_http::{h1, ws, Request, Response};
 use actix_rt::net::TcpStream;
 use futures_util::SinkExt;
 use switchboard_actors::nynja::NynjaContext;
-use switchboard_actors::session::chatnet::{ChatnetConfig, ChatnetSession};
-use switchboard_actors::session::jam::JamSession;
-use switchboard_actors::session::mqtt::MqttSession;
-use switchboard_actors::session::originchats::{OcContext, OcSession};
+use switchboard_actors::session::chatnet::{Chatnet, ChatnetConfig};
+use switchboard_actors::session::jam::Jam;
+use switchboard_actors::session::mqtt::Mqtt;
+use switchboard_actors::session::originchats::{Oc, OcContext};
 use switchboard_actors::session::ws_codec::LimitedCodec;
+use switchboard_actors::session::Session;
 use switchboard_actors::World;
 
 use crate::door::{self, WsDialect};
@@ -185,16 +186,17 @@ pub async fn upgrade(
     };
     match (target, shared) {
         (Target::OriginChats(guild), Some(shared)) => {
-            OcSession::start(world, dialects.oc, guild, shared, framed, peer, slot);
+            let oc = Oc::new(dialects.oc, guild, shared);
+            Session::start_ws(world, framed, peer, slot, oc);
         }
         (Target::Chatnet, _) => {
-            ChatnetSession::start(world, dialects.chatnet, framed, peer, slot);
+            Session::start_ws(world, framed, peer, slot, Chatnet::new(dialects.chatnet));
         }
         (Target::Mqtt, _) => {
-            MqttSession::start_ws(world, dialects.nynja, framed, peer, slot);
+            Session::start_ws(world, framed, peer, slot, Mqtt::new(dialects.nynja));
         }
         _ => {
-            JamSession::start(world, framed, peer, slot);
+            Session::start_ws(world, framed, peer, slot, Jam::new());
         }
     }
     Ok(())

@@ -4,7 +4,6 @@
 //! become commands and events become frames. Every frame the server sends
 //! carries this connection's next `s`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,13 +20,11 @@ use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::{GatewayResult, Id};
 
 use crate::accounts;
-use crate::admission::ConnectionSlot;
 use crate::audience::Wake;
 use crate::session::ready::{go_online, Ready};
-use crate::session::record_user;
 use crate::session::shell::{Farewell, Session, Translate, WsTranslate};
-use crate::session::ws::{WsFramed, WsOut};
-use crate::world::{Caller, World};
+use crate::session::ws::WsOut;
+use crate::world::Caller;
 
 /// Decode errors in a row that close the socket (4002).
 const MAX_DECODE_ERRORS: u8 = 3;
@@ -37,33 +34,31 @@ const MAX_FAILED_LOGINS: u8 = 5;
 /// A JAM session's own state.
 pub struct Jam {
     seq: u64,
-    user: Option<Arc<User>>,
     decode_errors: u8,
     failed_logins: u8,
     last_heartbeat: Instant,
 }
 
-pub type JamSession = Session<Jam>;
-
-impl JamSession {
-    /// Takes over an upgraded connection.
-    pub fn start(
-        world: Arc<World>,
-        framed: WsFramed,
-        peer: SocketAddr,
-        slot: ConnectionSlot,
-    ) -> Addr<JamSession> {
-        let max = world.config.frame_bytes;
-        let jam = Jam {
+impl Jam {
+    pub fn new() -> Jam {
+        Jam {
             seq: 0,
-            user: None,
             decode_errors: 0,
             failed_logins: 0,
             last_heartbeat: Instant::now(),
-        };
-        Session::serve_ws(world, framed, peer, slot, max, jam)
+        }
     }
+}
 
+impl Default for Jam {
+    fn default() -> Self {
+        Jam::new()
+    }
+}
+
+pub type JamSession = Session<Jam>;
+
+impl JamSession {
     fn heartbeat_interval(&self) -> Duration {
         Duration::from_millis(self.world.config.jam_heartbeat_ms)
     }
@@ -110,8 +105,7 @@ impl JamSession {
             self.last_heartbeat = Instant::now();
             return self.send_op(ctx, op::HEARTBEAT, &Value::Null);
         }
-        let user_id = self.user.as_ref().map(|u| u.id);
-        if let Err(e) = self.world.admit(self.peer.ip(), user_id) {
+        if let Err(e) = self.world.admit(self.peer.ip(), self.user_id()) {
             let e = JamError::from(e).with_op(Some(frame.op), frame.reference);
             return self.send_error(ctx, &e);
         }
@@ -211,8 +205,7 @@ impl JamSession {
                     act.guilds = ready.guild_ids();
                     act.token = Some(accounts::hash_token(&token));
                     let d = authenticated(&token, &user, &ready);
-                    record_user(&act.span, user.id);
-                    act.user = Some(user);
+                    act.signed_in(user);
                     act.send_op(ctx, op::AUTHENTICATED, &d);
                     ctx.notify(Wake);
                 }
@@ -240,13 +233,10 @@ fn authenticated(token: &str, user: &User, ready: &Ready) -> Value {
 
 impl Translate for Jam {
     const DIALECT: Dialect = Dialect::Jam;
-    const NAME: &'static str = "jam";
+    /// A user sharing two guilds with someone would otherwise get one
+    /// presence change twice, each with its own `s`.
     const SKIP_REPEATS: bool = true;
     type Out = WsOut;
-
-    fn user(&self) -> Option<Id> {
-        self.user.as_ref().map(|u| u.id)
-    }
 
     fn too_late(s: &mut JamSession, ctx: &mut Context<JamSession>) {
         s.close_ws(ctx, close::NOT_AUTHENTICATED, "not authenticated in time");

@@ -16,8 +16,12 @@
 //! (event → frames), how it greets, and how it says goodbye.
 //!
 //! `Session<D>` dereferences to `D`, so a dialect's code, written as
-//! `impl Session<Jam> { ... }`, reads its own fields as `self.user` and the
-//! shell's as `self.world`.
+//! `impl Session<Jam> { ... }`, reads its own fields as `self.seq` and the
+//! shell's as `self.world` or `self.user`.
+//!
+//! Sessions start here too: [`Session::start_ws`] for an upgraded
+//! WebSocket, [`Session::start_tcp`] for a raw TCP connection, each given
+//! the dialect's fresh state (`Jam::new()`, `Oc::new(..)`, ...).
 
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
@@ -29,15 +33,14 @@ use actix_http::ws::{Frame, ProtocolError};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use switchboard_protocols::event::Envelope;
-use switchboard_protocols::model::Dialect;
+use switchboard_protocols::model::{Dialect, User};
 use switchboard_protocols::Id;
 use tokio_util::codec::{Decoder, FramedRead};
-use tracing::debug;
+use tracing::{debug, Instrument as _};
 
 use super::ready::go_offline;
 use super::tcp::TcpOut;
 use super::ws::{Assembler, Received, WsFramed, WsOut};
-use super::{conn_span, start_in_span};
 use crate::admission::ConnectionSlot;
 use crate::audience::{Control, Deliver, Revocation, SessionHandle, Wake};
 use crate::hub::Attach;
@@ -55,6 +58,9 @@ pub struct Session<D: Translate> {
     pub(super) world: Arc<World>,
     pub(super) peer: SocketAddr,
     pub(super) out: D::Out,
+    /// The user it signed in as ([`Session::signed_in`]). Events flow only
+    /// then.
+    pub(super) user: Option<Arc<User>>,
     /// Reassembles WebSocket messages (`None` on raw TCP).
     assembler: Option<Assembler>,
     /// Digest of the token it signed in with: a logout of that token ends
@@ -71,23 +77,18 @@ pub struct Session<D: Translate> {
 /// the whole session: a dialect's state is `s.field` (through `Deref`), the
 /// shell's `s.world`, `s.out`.
 pub trait Translate: Sized + Unpin + 'static {
-    /// The dialect, for the span, the metrics and the audiences.
+    /// The dialect, for the span, the logs, the metrics and the audiences.
     const DIALECT: Dialect;
-    /// How the logs name it: "`NAME` connected", "`NAME` disconnected".
-    const NAME: &'static str;
-    /// Whether an envelope delivered twice in a row is written once (a user
-    /// who shares two guilds with someone gets one presence change twice).
+    /// Whether an envelope delivered twice in a row is written once (the
+    /// same event reaching the session through two of its audiences).
     const SKIP_REPEATS: bool = false;
     /// Its writer.
     type Out: Transport;
 
-    /// The user it signed in as. Events flow only then.
-    fn user(&self) -> Option<Id>;
-
     /// Whether the client introduced itself (by default: signed in). One
     /// that has not by [`Translate::login_deadline`] is closed.
-    fn introduced(&self) -> bool {
-        self.user().is_some()
+    fn introduced(s: &Session<Self>) -> bool {
+        s.user.is_some()
     }
 
     /// How long a client has to introduce itself.
@@ -118,6 +119,11 @@ pub trait Translate: Sized + Unpin + 'static {
 /// A dialect over WebSocket: what a whole message means. Control frames,
 /// reassembly and the output queue are the shell's.
 pub trait WsTranslate: Translate {
+    /// The largest message it reassembles.
+    fn max_message(&self, world: &World) -> usize {
+        world.config.frame_bytes
+    }
+
     fn text(s: &mut Session<Self>, c: &mut Context<Session<Self>>, text: Bytes);
 
     fn binary(s: &mut Session<Self>, c: &mut Context<Session<Self>>, data: Bytes);
@@ -135,6 +141,13 @@ pub trait WsTranslate: Translate {
     ) {
         s.close_ws(c, code, reason);
     }
+}
+
+/// A dialect over raw TCP: how its bytes are cut into items. What an item
+/// means is the dialect's `StreamHandler` of the decoder's items.
+pub trait TcpTranslate: Translate {
+    type Codec: Decoder + 'static;
+    fn codec(&self) -> Self::Codec;
 }
 
 /// Why the server ends a session that is keeping up.
@@ -231,19 +244,17 @@ impl<D: WsTranslate> Session<D>
 where
     D::Out: From<WsOut>,
 {
-    /// Takes over an upgraded WebSocket; messages of up to `max_message`
-    /// bytes are reassembled for the dialect.
-    pub(super) fn serve_ws(
+    /// Takes over an upgraded WebSocket.
+    pub fn start_ws(
         world: Arc<World>,
         framed: WsFramed,
         peer: SocketAddr,
         slot: ConnectionSlot,
-        max_message: usize,
         dialect: D,
     ) -> Addr<Self> {
         let (sink, stream) = framed.split();
-        let assembler = Some(Assembler::new(max_message));
-        Self::serve(
+        let assembler = Some(Assembler::new(dialect.max_message(&world)));
+        Self::open(
             world,
             peer,
             slot,
@@ -255,32 +266,33 @@ where
     }
 }
 
-impl<D: Translate> Session<D> {
-    /// Takes over a raw TCP connection, read through `codec`.
-    pub(super) fn serve_tcp<C>(
+impl<D: TcpTranslate> Session<D>
+where
+    D::Out: From<TcpOut>,
+    Self: Actor<Context = Context<Self>>
+        + StreamHandler<Result<<D::Codec as Decoder>::Item, <D::Codec as Decoder>::Error>>,
+{
+    /// Takes over a raw TCP connection.
+    pub fn start_tcp(
         world: Arc<World>,
         stream: tokio::net::TcpStream,
-        codec: C,
         peer: SocketAddr,
         slot: ConnectionSlot,
         dialect: D,
-    ) -> Addr<Self>
-    where
-        C: Decoder + 'static,
-        D::Out: From<TcpOut>,
-        Self: Actor<Context = Context<Self>> + StreamHandler<Result<C::Item, C::Error>>,
-    {
+    ) -> Addr<Self> {
         let (read, write) = stream.into_split();
-        let read = FramedRead::new(read, codec);
-        Self::serve(world, peer, slot, read, None, dialect, |limit, place| {
+        let read = FramedRead::new(read, dialect.codec());
+        Self::open(world, peer, slot, read, None, dialect, |limit, place| {
             TcpOut::start(write, limit, move || place.release()).into()
         })
     }
+}
 
+impl<D: Translate> Session<D> {
     /// The start of every session: its place, id and span, its writer
     /// (`out`, given the output bound and the place to release), and the
     /// actor, running in the span and reading `stream`.
-    fn serve<S>(
+    fn open<S>(
         world: Arc<World>,
         peer: SocketAddr,
         slot: ConnectionSlot,
@@ -302,6 +314,7 @@ impl<D: Translate> Session<D> {
                 id,
                 span,
                 out: out(world.config.pending_bytes, place),
+                user: None,
                 world,
                 peer,
                 assembler,
@@ -311,6 +324,17 @@ impl<D: Translate> Session<D> {
                 dialect,
             }
         })
+    }
+
+    /// The client is `user` from now on: events flow, and the connection's
+    /// span names it.
+    pub(super) fn signed_in(&mut self, user: Arc<User>) {
+        self.span.record("user", tracing::field::display(user.id));
+        self.user = Some(user);
+    }
+
+    pub(super) fn user_id(&self) -> Option<Id> {
+        self.user.as_ref().map(|u| u.id)
     }
 
     /// How the core reaches this session once it is `user`'s.
@@ -368,10 +392,10 @@ impl<D: Translate> Actor for Session<D> {
             id: self.id,
             control: c.address().recipient(),
         });
-        debug!("{} connected", D::NAME);
+        debug!("{} connected", log_name(D::DIALECT));
         // A connection that never introduces itself is not kept.
         c.run_later(D::login_deadline(&self.world), |s, c| {
-            if !s.dialect.introduced() {
+            if !D::introduced(s) {
                 D::too_late(s, c);
             }
         });
@@ -383,8 +407,8 @@ impl<D: Translate> Actor for Session<D> {
         // would stay open with no one reading it.
         self.out.close_normally();
         D::stopping(self);
-        go_offline(&self.world, self.id, self.dialect.user(), &self.guilds);
-        debug!("{} disconnected", D::NAME);
+        go_offline(&self.world, self.id, self.user_id(), &self.guilds);
+        debug!("{} disconnected", log_name(D::DIALECT));
     }
 }
 
@@ -415,7 +439,7 @@ impl<D: Translate> Handler<Deliver> for Session<D> {
     type Result = ();
 
     fn handle(&mut self, Deliver(env): Deliver, c: &mut Self::Context) {
-        if self.out.is_closing() || self.dialect.user().is_none() {
+        if self.out.is_closing() || self.user.is_none() {
             return;
         }
         if D::SKIP_REPEATS {
@@ -448,4 +472,46 @@ impl<D: Translate> Handler<Control> for Session<D> {
             Control::Revoked(_) => {}
         }
     }
+}
+
+/// The span every event of one connection is logged in, so that an operator
+/// can follow one client with a single filter (`session=...` or `peer=...`)
+/// and see who it was once it logged in. `user` stays empty until then
+/// ([`Session::signed_in`]).
+fn conn_span(dialect: Dialect, peer: SocketAddr, session: u64) -> tracing::Span {
+    tracing::info_span!(
+        "conn",
+        dialect = dialect.as_str(),
+        peer = %peer,
+        session,
+        user = tracing::field::Empty,
+    )
+}
+
+/// How the logs name a dialect's connections: "jam connected",
+/// "chat-network disconnected".
+fn log_name(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Jam => "jam",
+        Dialect::OriginChats => "originchats",
+        Dialect::Nynja => "mqtt",
+        Dialect::V0 => "v0",
+        Dialect::ChatNet => "chat-network",
+    }
+}
+
+/// `Actor::create`, but with the actor's whole future running inside `span`:
+/// handlers, timers, `wait`ed futures, `started` and `stopped` all log in the
+/// connection's span without entering it at each of them.
+fn start_in_span<A, F>(span: tracing::Span, f: F) -> Addr<A>
+where
+    A: Actor<Context = Context<A>>,
+    F: FnOnce(&mut Context<A>) -> A,
+{
+    let mut ctx = Context::new();
+    let act = f(&mut ctx);
+    let fut = ctx.into_future(act);
+    let addr = fut.address();
+    actix_rt::spawn(fut.instrument(span));
+    addr
 }

@@ -10,7 +10,6 @@ mod requests;
 
 pub use events::message_frame;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -18,13 +17,10 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use switchboard_protocols::chatnet::{self, Kind};
 use switchboard_protocols::event::Envelope;
-use switchboard_protocols::model::{Dialect, User};
-use switchboard_protocols::Id;
+use switchboard_protocols::model::Dialect;
 
 use super::shell::{Farewell, Session, Translate, WsTranslate};
-use super::ws::{WsFramed, WsOut};
-use crate::admission::ConnectionSlot;
-use crate::world::World;
+use super::ws::WsOut;
 
 /// Operator settings of the dialect.
 #[derive(Debug, Clone)]
@@ -42,31 +38,21 @@ impl Default for ChatnetConfig {
     }
 }
 
-/// A chat-network session's own state.
+/// A chat-network session's own state. The user it subscribed as is the
+/// shell's: events flow only then.
 pub struct Chatnet {
     config: Arc<ChatnetConfig>,
-    /// The user this socket subscribed as; events flow only then.
-    subscribed: Option<Arc<User>>,
+}
+
+impl Chatnet {
+    pub fn new(config: Arc<ChatnetConfig>) -> Chatnet {
+        Chatnet { config }
+    }
 }
 
 pub type ChatnetSession = Session<Chatnet>;
 
 impl ChatnetSession {
-    pub fn start(
-        world: Arc<World>,
-        config: Arc<ChatnetConfig>,
-        framed: WsFramed,
-        peer: SocketAddr,
-        slot: ConnectionSlot,
-    ) -> Addr<ChatnetSession> {
-        let max = world.config.frame_bytes;
-        let chatnet = Chatnet {
-            config,
-            subscribed: None,
-        };
-        Session::serve_ws(world, framed, peer, slot, max, chatnet)
-    }
-
     fn send(&mut self, c: &mut Context<Self>, frame: &Map<String, Value>) {
         if self.out.text(chatnet::encode(frame)).is_err() {
             self.slow_consumer(c);
@@ -78,8 +64,7 @@ impl ChatnetSession {
         let decoded = std::str::from_utf8(bytes)
             .map_err(|_| "frames must be UTF-8 text".to_string())
             .and_then(chatnet::decode);
-        let user = self.subscribed.as_ref().map(|u| u.id);
-        if let Err(e) = self.world.admit(self.peer.ip(), user) {
+        if let Err(e) = self.world.admit(self.peer.ip(), self.user_id()) {
             return self.send(c, &rate_limited(&e));
         }
         match decoded {
@@ -91,12 +76,7 @@ impl ChatnetSession {
 
 impl Translate for Chatnet {
     const DIALECT: Dialect = Dialect::ChatNet;
-    const NAME: &'static str = "chat-network";
     type Out = WsOut;
-
-    fn user(&self) -> Option<Id> {
-        self.subscribed.as_ref().map(|u| u.id)
-    }
 
     /// A socket that never subscribes is not kept.
     fn too_late(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>) {
@@ -104,7 +84,7 @@ impl Translate for Chatnet {
     }
 
     fn deliver(s: &mut ChatnetSession, c: &mut Context<ChatnetSession>, env: &Arc<Envelope>) {
-        let Some(me) = s.subscribed.as_deref() else {
+        let Some(me) = s.user.as_deref() else {
             return;
         };
         if let Some(frame) = events::render(&s.world, me, &env.event) {

@@ -23,7 +23,6 @@ use switchboard_protocols::ErrorKind;
 use super::ChatnetSession;
 use crate::accounts::{self, PasswordCheck};
 use crate::hub::{InviteStep, Relay, Subscribe, UsesChatnet};
-use crate::session::record_user;
 use crate::world::{Caller, Reply, World};
 
 /// What a request comes to.
@@ -55,7 +54,7 @@ impl ChatnetSession {
         let world = self.world.clone();
         let config = self.config.clone();
         let session = self.id;
-        let subscribed = self.subscribed.as_ref().map(|u| u.id);
+        let subscribed = self.user_id();
         let fut = async move {
             match req.kind {
                 Kind::Identification => identification(&req),
@@ -80,9 +79,8 @@ impl ChatnetSession {
             return self.close_ws(c, 1000, "");
         }
         if let Some((user, token)) = outcome.subscribe {
-            if self.subscribed.is_none() {
-                record_user(&self.span, user.id);
-                self.subscribed = Some(user);
+            if self.user.is_none() {
+                self.signed_in(user);
                 self.token = Some(token);
                 self.drain(c);
             }
@@ -92,7 +90,7 @@ impl ChatnetSession {
     /// Takes what waited for the user, batch by batch, until the hub has
     /// made this socket live.
     fn drain(&mut self, c: &mut Context<Self>) {
-        let Some(user) = self.subscribed.clone() else {
+        let Some(user) = self.user.clone() else {
             return;
         };
         let handle = self.session_handle(c, user.id);

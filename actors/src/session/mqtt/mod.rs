@@ -13,7 +13,6 @@ mod rpc;
 pub use events::publishes_for;
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,36 +20,25 @@ use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
 use switchboard_protocols::etf::{self, Limits, Term};
 use switchboard_protocols::event::Envelope;
-use switchboard_protocols::model::{Dialect, User};
+use switchboard_protocols::model::Dialect;
 use switchboard_protocols::mqtt::{
     self, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     SubAck, SubscribeReasonCode,
 };
-use switchboard_protocols::{nynja, Id};
+use switchboard_protocols::nynja;
 use tokio_util::codec::{BytesCodec, Decoder, Encoder};
 use tracing::debug;
 
-use super::shell::{Farewell, Session, Translate, Transport, WsTranslate};
+use super::shell::{Farewell, Session, TcpTranslate, Translate, Transport, WsTranslate};
 use super::tcp::TcpOut;
-use super::ws::{WsFramed, WsOut};
+use super::ws::WsOut;
 use crate::accounts;
-use crate::admission::ConnectionSlot;
 use crate::hub::NynjaOnline;
 use crate::nynja::{persistent_client, phone_of, set_persistent_client, NynjaContext};
-use crate::session::record_user;
 use crate::world::World;
 
 /// Seconds a connection has to send CONNECT.
 const CONNECT_DEADLINE_SECS: u64 = 10;
-
-/// What kind of client this is, from its ClientId.
-#[derive(Debug, Clone)]
-enum Role {
-    /// `reg_*`: may only send `Auth`.
-    Registering,
-    /// `emqttd_*` with a valid token.
-    User(Arc<User>),
-}
 
 /// Why the server ends a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,13 +120,16 @@ impl Transport for MqttOut {
     }
 }
 
-/// A NYNJA session's own state.
+/// A NYNJA session's own state. Its user (an `emqttd_*` client with a
+/// valid token) is the shell's.
 pub struct Mqtt {
     ctx: Arc<NynjaContext>,
     inbuf: BytesMut,
     codec: mqtt::Codec,
     client_id: String,
-    role: Option<Role>,
+    /// A CONNECT was accepted: the user's, or a `reg_*` client's (which may
+    /// only send `Auth`).
+    connected: bool,
     keep_alive: Duration,
     last_heard: Instant,
     next_pkid: u16,
@@ -151,32 +142,28 @@ pub struct Mqtt {
     persistent: bool,
 }
 
+impl Mqtt {
+    pub fn new(ctx: Arc<NynjaContext>) -> Mqtt {
+        let max = ctx.config.max_packet;
+        Mqtt {
+            ctx,
+            inbuf: BytesMut::new(),
+            codec: mqtt::codec(max),
+            client_id: String::new(),
+            connected: false,
+            keep_alive: Duration::ZERO,
+            last_heard: Instant::now(),
+            next_pkid: 1,
+            inflight: HashMap::new(),
+            incoming_qos2: HashSet::new(),
+            persistent: false,
+        }
+    }
+}
+
 pub type MqttSession = Session<Mqtt>;
 
 impl MqttSession {
-    pub fn start(
-        world: Arc<World>,
-        ctx: Arc<NynjaContext>,
-        stream: tokio::net::TcpStream,
-        peer: SocketAddr,
-        slot: ConnectionSlot,
-    ) -> Addr<MqttSession> {
-        Session::serve_tcp(world, stream, BytesCodec::new(), peer, slot, Mqtt::new(ctx))
-    }
-
-    /// MQTT over WebSocket (`/mqtt` on the main port).
-    pub fn start_ws(
-        world: Arc<World>,
-        ctx: Arc<NynjaContext>,
-        framed: WsFramed,
-        peer: SocketAddr,
-        slot: ConnectionSlot,
-    ) -> Addr<MqttSession> {
-        // Fragments of one packet: its remaining length and header.
-        let max = ctx.config.max_packet.saturating_add(mqtt::MAX_FIXED_HEADER);
-        Session::serve_ws(world, framed, peer, slot, max, Mqtt::new(ctx))
-    }
-
     fn write(&mut self, c: &mut Context<Self>, packet: Packet) {
         let mut buf = BytesMut::new();
         if self.codec.encode(packet, &mut buf).is_err() {
@@ -235,7 +222,7 @@ impl MqttSession {
             }
         }
         if connect.client_id.starts_with("reg_") {
-            self.role = Some(Role::Registering);
+            self.connected = true;
             self.write(
                 c,
                 Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)),
@@ -254,8 +241,8 @@ impl MqttSession {
         if user_part != user.id.to_string() {
             return refuse(self, c, ConnectReturnCode::NotAuthorized);
         }
-        record_user(&self.span, user.id);
-        self.role = Some(Role::User(user.clone()));
+        self.connected = true;
+        self.signed_in(user.clone());
         self.persistent = !connect.clean_session;
         let had_session =
             persistent_client(&self.world, user.id).as_deref() == Some(self.client_id.as_str());
@@ -323,11 +310,7 @@ impl MqttSession {
                 }
             }
         }
-        let user = match &self.role {
-            Some(Role::User(u)) => Some(u.id),
-            _ => None,
-        };
-        if self.world.admit(self.peer.ip(), user).is_err() {
+        if self.world.admit(self.peer.ip(), self.user_id()).is_err() {
             return self.reply(c, &nynja::io_error("rate_limited"));
         }
         if !p.topic.starts_with("events/") {
@@ -349,7 +332,7 @@ impl MqttSession {
 
     fn on_packet(&mut self, c: &mut Context<Self>, packet: Packet) {
         self.last_heard = Instant::now();
-        if self.role.is_none() {
+        if !self.connected {
             return match packet {
                 Packet::Connect(connect) => self.on_connect(c, connect),
                 _ => self.close(c, "the first packet must be CONNECT"),
@@ -389,40 +372,13 @@ impl MqttSession {
     }
 }
 
-impl Mqtt {
-    fn new(ctx: Arc<NynjaContext>) -> Mqtt {
-        let max = ctx.config.max_packet;
-        Mqtt {
-            ctx,
-            inbuf: BytesMut::new(),
-            codec: mqtt::codec(max),
-            client_id: String::new(),
-            role: None,
-            keep_alive: Duration::ZERO,
-            last_heard: Instant::now(),
-            next_pkid: 1,
-            inflight: HashMap::new(),
-            incoming_qos2: HashSet::new(),
-            persistent: false,
-        }
-    }
-}
-
 impl Translate for Mqtt {
     const DIALECT: Dialect = Dialect::Nynja;
-    const NAME: &'static str = "mqtt";
     type Out = MqttOut;
 
-    fn user(&self) -> Option<Id> {
-        match &self.role {
-            Some(Role::User(u)) => Some(u.id),
-            _ => None,
-        }
-    }
-
     /// A CONNECT, registering or not.
-    fn introduced(&self) -> bool {
-        self.role.is_some()
+    fn introduced(s: &MqttSession) -> bool {
+        s.connected
     }
 
     fn login_deadline(_: &World) -> Duration {
@@ -461,7 +417,7 @@ impl Translate for Mqtt {
     }
 
     fn deliver(s: &mut MqttSession, c: &mut Context<MqttSession>, env: &Arc<Envelope>) {
-        let Some(Role::User(me)) = s.role.clone() else {
+        let Some(me) = s.user.clone() else {
             return;
         };
         for (topic, payload) in events::render(&s.world, &me, &env.event) {
@@ -490,7 +446,22 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for MqttSession {
     }
 }
 
+impl TcpTranslate for Mqtt {
+    type Codec = BytesCodec;
+    fn codec(&self) -> BytesCodec {
+        BytesCodec::new()
+    }
+}
+
 impl WsTranslate for Mqtt {
+    /// Fragments of one packet: its remaining length and header.
+    fn max_message(&self, _: &World) -> usize {
+        self.ctx
+            .config
+            .max_packet
+            .saturating_add(mqtt::MAX_FIXED_HEADER)
+    }
+
     fn text(s: &mut MqttSession, c: &mut Context<MqttSession>, _: Bytes) {
         s.close(c, "MQTT travels in binary frames");
     }
@@ -517,7 +488,7 @@ impl MqttSession {
         self.inbuf.extend_from_slice(chunk);
         // Anything but a CONNECT first is not MQTT: no need to wait for the
         // length it seems to announce.
-        if self.role.is_none() && self.inbuf.first().is_some_and(|b| b >> 4 != 1) {
+        if !self.connected && self.inbuf.first().is_some_and(|b| b >> 4 != 1) {
             return self.close(c, "the first packet must be CONNECT");
         }
         loop {

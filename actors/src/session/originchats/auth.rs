@@ -16,7 +16,6 @@ use tracing::warn;
 use super::{AuthMode, OcContext, OcSession};
 use crate::accounts;
 use crate::session::ready::{go_online, Ready};
-use crate::session::record_user;
 use crate::world::World;
 
 /// How long a Rotur validation may take.
@@ -301,8 +300,7 @@ impl OcSession {
                     };
                     act.guilds = ready.guild_ids();
                     let brief = act.user_brief(user.id, &user.username);
-                    record_user(&act.span, user.id);
-                    act.user = Some(user.clone());
+                    act.signed_in(user.clone());
                     act.send(
                         c,
                         &frame::reply("auth_success", [("val", json!(s::AUTH_SUCCESS))]),

@@ -26,7 +26,6 @@ mod views;
 mod voice;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,17 +37,16 @@ use parking_lot::Mutex;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 use switchboard_protocols::event::{Envelope, Event};
-use switchboard_protocols::model::{Dialect, User};
+use switchboard_protocols::model::Dialect;
 use switchboard_protocols::originchats::limiter::{Denied, Limits, Window};
 use switchboard_protocols::originchats::{self as oc, frame, perms};
 use switchboard_protocols::Id;
 use tracing::debug;
 
-use crate::admission::ConnectionSlot;
 use crate::audience::Revocation;
 use crate::guild::GuildShared;
 use crate::session::shell::{Farewell, Session, Translate, WsTranslate};
-use crate::session::ws::{WsFramed, WsOut};
+use crate::session::ws::WsOut;
 use crate::world::World;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,41 +144,32 @@ pub struct Oc {
     guild_id: Id,
     shared: Arc<GuildShared>,
     validator_key: String,
-    user: Option<Arc<User>>,
     authenticating: bool,
     /// Requests waiting behind the one running (see `commands.rs`).
     queue: std::collections::VecDeque<switchboard_protocols::originchats::Inbound>,
     busy: bool,
 }
 
-pub type OcSession = Session<Oc>;
-
-impl OcSession {
-    pub fn start(
-        world: Arc<World>,
-        ctx: Arc<OcContext>,
-        guild_id: Id,
-        shared: Arc<GuildShared>,
-        framed: WsFramed,
-        peer: SocketAddr,
-        slot: ConnectionSlot,
-    ) -> Addr<OcSession> {
+impl Oc {
+    /// A session of the guild `guild_id` (the one at the path dialled).
+    pub fn new(ctx: Arc<OcContext>, guild_id: Id, shared: Arc<GuildShared>) -> Oc {
         let mut raw = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut raw);
-        let oc = Oc {
+        Oc {
             ctx,
             guild_id,
             shared,
             validator_key: format!("originChats-{}", URL_SAFE_NO_PAD.encode(raw)),
-            user: None,
             authenticating: false,
             queue: std::collections::VecDeque::new(),
             busy: false,
-        };
-        let max = world.config.frame_bytes;
-        Session::serve_ws(world, framed, peer, slot, max, oc)
+        }
     }
+}
 
+pub type OcSession = Session<Oc>;
+
+impl OcSession {
     fn send(&mut self, c: &mut Context<Self>, reply: &Map<String, Value>, listener: Option<&str>) {
         let text = frame::finish(&frame::prefix(reply), listener);
         if self.out.text(text).is_err() {
@@ -233,8 +222,7 @@ impl OcSession {
             Err(val) => return self.send(c, &frame::error(None, &val), None),
         };
         if inbound.cmd.as_deref() != Some("ping") {
-            let user = self.user.as_ref().map(|u| u.id);
-            if let Err(e) = self.world.admit(self.peer.ip(), user) {
+            if let Err(e) = self.world.admit(self.peer.ip(), self.user_id()) {
                 let reply = rate_limit_reply(&e);
                 return self.send(c, &reply, inbound.listener.as_deref());
             }
@@ -248,13 +236,8 @@ impl OcSession {
 
 impl Translate for Oc {
     const DIALECT: Dialect = Dialect::OriginChats;
-    const NAME: &'static str = "originchats";
     const SKIP_REPEATS: bool = true;
     type Out = WsOut;
-
-    fn user(&self) -> Option<Id> {
-        self.user.as_ref().map(|u| u.id)
-    }
 
     /// The reference's kick, then 1008.
     fn too_late(s: &mut OcSession, c: &mut Context<OcSession>) {

@@ -11,13 +11,12 @@
 mod commands;
 mod events;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use switchboard_protocols::event::Envelope;
-use switchboard_protocols::model::{Dialect, User};
+use switchboard_protocols::model::Dialect;
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::v0::{
     self, frame, Frame, FrameError, Inbound, Outbound, ParseError, Payload, V0Codec,
@@ -26,10 +25,8 @@ use switchboard_protocols::v0::{
 use switchboard_protocols::Id;
 use tracing::debug;
 
-use super::shell::{Farewell, Session, Translate};
+use super::shell::{Farewell, Session, TcpTranslate, Translate};
 use super::tcp::TcpOut;
-use crate::admission::ConnectionSlot;
-use crate::session::record_user;
 use crate::v0::{keys, V0Offline};
 use crate::world::World;
 
@@ -57,33 +54,23 @@ fn now_secs() -> i64 {
 /// A V0 session's own state.
 pub struct V0 {
     config: Arc<V0Config>,
-    user: Option<Arc<User>>,
     key: [u8; 32],
     last_heard: Instant,
+}
+
+impl V0 {
+    pub fn new(config: Arc<V0Config>) -> V0 {
+        V0 {
+            config,
+            key: [0; 32],
+            last_heard: Instant::now(),
+        }
+    }
 }
 
 pub type V0Session = Session<V0>;
 
 impl V0Session {
-    pub fn start(
-        world: Arc<World>,
-        config: Arc<V0Config>,
-        stream: tokio::net::TcpStream,
-        peer: SocketAddr,
-        slot: ConnectionSlot,
-    ) -> Addr<V0Session> {
-        let codec = V0Codec {
-            max_payload: config.max_payload,
-        };
-        let v0 = V0 {
-            config,
-            user: None,
-            key: [0; 32],
-            last_heard: Instant::now(),
-        };
-        Session::serve_tcp(world, stream, codec, peer, slot, v0)
-    }
-
     /// Signs and sends one command.
     fn send(&mut self, c: &mut Context<Self>, cmd: &Outbound) {
         let f = v0::signed(cmd.name(), cmd.fields(), &self.key, now_secs());
@@ -158,8 +145,7 @@ impl V0Session {
             return self.close(c, "unknown account");
         };
         self.key = key;
-        record_user(&self.span, user.id);
-        self.user = Some(user.clone());
+        self.signed_in(user.clone());
         self.admit(c, user);
     }
 
@@ -189,12 +175,7 @@ impl V0Session {
 
 impl Translate for V0 {
     const DIALECT: Dialect = Dialect::V0;
-    const NAME: &'static str = "v0";
     type Out = TcpOut;
-
-    fn user(&self) -> Option<Id> {
-        self.user.as_ref().map(|u| u.id)
-    }
 
     fn login_deadline(_: &World) -> Duration {
         Duration::from_secs(CNN_DEADLINE_SECS)
@@ -214,7 +195,7 @@ impl Translate for V0 {
     }
 
     fn stopping(s: &mut V0Session) {
-        if let Some(user) = s.user() {
+        if let Some(user) = s.user_id() {
             s.world.v0().do_send(V0Offline {
                 session: s.id,
                 user,
@@ -235,6 +216,15 @@ impl Translate for V0 {
         match why {
             Farewell::Shutdown => s.close(c, "server going away"),
             Farewell::Revoked(why) => s.close(c, why.reason()),
+        }
+    }
+}
+
+impl TcpTranslate for V0 {
+    type Codec = V0Codec;
+    fn codec(&self) -> V0Codec {
+        V0Codec {
+            max_payload: self.config.max_payload,
         }
     }
 }

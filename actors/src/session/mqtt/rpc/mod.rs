@@ -20,7 +20,7 @@ use switchboard_protocols::model::User;
 use switchboard_protocols::nynja::{self, Request};
 use switchboard_protocols::Id;
 
-use super::{MqttSession, Role};
+use super::MqttSession;
 use crate::accounts;
 use crate::hub::DeliverToUsers;
 use crate::nynja::{self as ny, contact_view, phone_of, phone_roster_of, NynjaContext};
@@ -38,8 +38,8 @@ type Replies = Vec<Term>;
 
 impl MqttSession {
     pub(super) fn run(&mut self, c: &mut Context<Self>, request: Request) {
-        let user = match (&self.role, request.name.as_str()) {
-            (Some(Role::User(u)), _) => Some(u.clone()),
+        let user = match (&self.user, request.name.as_str()) {
+            (Some(u), _) => Some(u.clone()),
             (_, "Auth") => None,
             _ => return self.reply(c, &nynja::io_error("permission_denied")),
         };
