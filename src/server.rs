@@ -20,7 +20,7 @@ use switchboard_actors::hub::ShutdownAll;
 use switchboard_actors::nynja::{NynjaConfig, NynjaContext, Verification};
 use switchboard_actors::sealed::Sealer;
 use switchboard_actors::session::chatnet::ChatnetConfig;
-use switchboard_actors::session::mqtt::Mqtt;
+use switchboard_actors::session::nynja::Nynja;
 use switchboard_actors::session::originchats::{AuthMode, OcConfig, OcContext};
 use switchboard_actors::session::v0::{V0Config, V0};
 use switchboard_actors::session::Session;
@@ -338,7 +338,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             fn_service(move |stream: actix_rt::net::TcpStream| {
                 let refused = match door::admit_tcp(&w, stream) {
                     Ok((stream, peer, slot)) => {
-                        Session::start_tcp(w.clone(), stream, peer, slot, Mqtt::new(ny.clone()));
+                        Session::start_tcp(w.clone(), stream, peer, slot, Nynja::new(ny.clone()));
                         None
                     }
                     Err(stream) => Some(stream),

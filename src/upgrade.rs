@@ -16,7 +16,7 @@ use futures_util::SinkExt;
 use switchboard_actors::nynja::NynjaContext;
 use switchboard_actors::session::chatnet::{Chatnet, ChatnetConfig};
 use switchboard_actors::session::jam::Jam;
-use switchboard_actors::session::mqtt::Mqtt;
+use switchboard_actors::session::nynja::Nynja;
 use switchboard_actors::session::originchats::{Oc, OcContext};
 use switchboard_actors::session::ws_codec::LimitedCodec;
 use switchboard_actors::session::Session;
@@ -152,7 +152,7 @@ pub async fn upgrade(
             .nynja
             .config
             .max_packet
-            .saturating_add(switchboard_protocols::mqtt::MAX_FIXED_HEADER),
+            .saturating_add(switchboard_protocols::nynja::mqtt::MAX_FIXED_HEADER),
         // Frames a little over the limit still decode, so the session can
         // answer them with DECODE_ERROR; far bigger ones end the connection
         // (1009).
@@ -193,7 +193,7 @@ pub async fn upgrade(
             Session::start_ws(world, framed, peer, slot, Chatnet::new(dialects.chatnet));
         }
         (Target::Mqtt, _) => {
-            Session::start_ws(world, framed, peer, slot, Mqtt::new(dialects.nynja));
+            Session::start_ws(world, framed, peer, slot, Nynja::new(dialects.nynja));
         }
         _ => {
             Session::start_ws(world, framed, peer, slot, Jam::new());

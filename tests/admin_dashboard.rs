@@ -6,7 +6,7 @@ mod common;
 
 use common::{auth, Jam, Ny, TestServer, ADMIN_TOKEN};
 use serde_json::Value;
-use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::etf::Term;
 
 async fn activity(server: &TestServer) -> Value {
     let res = server.admin_get("/admin/activity", Some(ADMIN_TOKEN)).await;

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::etf::Term;
 
 const NO_RATE_LIMITS: &str = "[originchats.rate_limiting]\nenabled = false\n";
 const BOUNDARY: &str = "switchboard-profiles-boundary";

@@ -13,7 +13,7 @@
 mod common;
 
 use common::{nynja_login, nynja_login_via, Jam, Ny, TestServer, NYNJA_FIXED};
-use switchboard_protocols::etf::{self, Limits, Term};
+use switchboard_protocols::nynja::etf::{self, Limits, Term};
 use switchboard_protocols::nynja::{self, io_error, MessageView};
 
 /// The topic the test client publishes on (`Ny::send_raw`).

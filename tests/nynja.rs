@@ -7,7 +7,7 @@ mod common;
 
 use common::{auth, nynja_login, nynja_login_via, Jam, Ny, TestServer, NYNJA_FIXED};
 use rumqttc::ConnectReturnCode;
-use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::etf::Term;
 use switchboard_protocols::nynja::{self, io_error, io_ok, p2p_feed, MessageView};
 
 fn text_of(t: &Term, i: usize) -> String {
@@ -755,7 +755,7 @@ async fn bad_input_breaks_no_one_else() {
             "actions/1/api/x",
             rumqttc::QoS::ExactlyOnce,
             false,
-            switchboard_protocols::etf::encode(&Term::atom("x")),
+            switchboard_protocols::nynja::etf::encode(&Term::atom("x")),
         )
         .await
         .expect("publish");

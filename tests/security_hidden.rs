@@ -20,7 +20,7 @@ mod common;
 
 use common::{error_code, find, issue_v0_key, rest_register, ulid, Jam, Ny, Oc, TestServer, V0};
 use serde_json::{json, Value};
-use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::etf::Term;
 use switchboard_protocols::nynja::{self, MessageView};
 use switchboard_protocols::v0::{Body, Inbound};
 

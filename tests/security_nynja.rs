@@ -9,7 +9,7 @@
 mod common;
 
 use common::{auth, nynja_login, profile_get, Ny, TestServer, ADMIN_TOKEN, NYNJA_FIXED};
-use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::etf::Term;
 use switchboard_protocols::nynja::{io_error, io_ok};
 
 /// The limits the server promises (actors/src/nynja.rs).

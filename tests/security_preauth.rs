@@ -20,7 +20,7 @@ use common::{
 };
 use rumqttc::ConnectReturnCode;
 use serde_json::{json, Value};
-use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::etf::Term;
 use switchboard_protocols::nynja::{self, io_error, MessageView, ARITIES};
 use switchboard_protocols::v0::{Body, Inbound};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -29,7 +29,7 @@ use common::{
     TestServer, V0Incoming, NYNJA_FIXED, V0,
 };
 use serde_json::{json, Value};
-use switchboard_protocols::etf::Term;
+use switchboard_protocols::nynja::etf::Term;
 use switchboard_protocols::nynja::{self, MessageView};
 use switchboard_protocols::v0::{Body, Inbound};
 

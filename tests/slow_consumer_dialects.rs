@@ -21,8 +21,8 @@ use common::{
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Value};
-use switchboard_protocols::etf::Term;
 use switchboard_protocols::nynja;
+use switchboard_protocols::nynja::etf::Term;
 use switchboard_protocols::v0::{self, Inbound};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_protocols::etf::{decode, encode, Limits};
+use switchboard_protocols::nynja::etf::{decode, encode, Limits};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(term) = decode(data, Limits::default()) {

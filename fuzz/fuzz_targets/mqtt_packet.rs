@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use switchboard_protocols::mqtt;
+use switchboard_protocols::nynja::mqtt;
 use tokio_util::codec::Decoder;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,13 +7,11 @@
 pub mod chatnet;
 pub mod command;
 pub mod error;
-pub mod etf;
 pub mod event;
 pub mod federation;
 pub mod id;
 pub mod jam;
 pub mod model;
-pub mod mqtt;
 pub mod nynja;
 pub mod originchats;
 pub mod permissions;

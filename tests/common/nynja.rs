@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, ConnectReturnCode, Event, EventLoop, MqttOptions, Packet, QoS};
-use switchboard_protocols::etf::{self, Limits, Term};
+use switchboard_protocols::nynja::etf::{self, Limits, Term};
 
 use super::{TestServer, TIMEOUT};
 

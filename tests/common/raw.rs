@@ -5,8 +5,8 @@
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
-use switchboard_protocols::etf::{self, Limits, Term};
-use switchboard_protocols::mqtt::{self, Connect, Packet, PubComp, PubRec, Publish, QoS};
+use switchboard_protocols::nynja::etf::{self, Limits, Term};
+use switchboard_protocols::nynja::mqtt::{self, Connect, Packet, PubComp, PubRec, Publish, QoS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -37,7 +37,7 @@ impl Default for NynjaConfig {
     fn default() -> Self {
         NynjaConfig {
             verification: Verification::Log,
-            max_packet: switchboard_protocols::mqtt::DEFAULT_MAX_PACKET,
+            max_packet: switchboard_protocols::nynja::mqtt::DEFAULT_MAX_PACKET,
         }
     }
 }

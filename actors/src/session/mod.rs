@@ -3,7 +3,7 @@
 
 pub mod chatnet;
 pub mod jam;
-pub mod mqtt;
+pub mod nynja;
 pub mod originchats;
 pub mod ready;
 pub mod shell;
@@ -38,6 +38,6 @@ impl crate::audience::OfflineEncoding for OfflineEncoders {
         user: &switchboard_protocols::model::User,
         event: &switchboard_protocols::event::Event,
     ) -> Vec<(String, bytes::Bytes)> {
-        mqtt::publishes_for(world, user, event)
+        nynja::publishes_for(world, user, event)
     }
 }

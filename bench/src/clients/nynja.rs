@@ -11,11 +11,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use bytes::BytesMut;
-use switchboard_protocols::etf::{self, Limits, Term};
-use switchboard_protocols::mqtt::{
+use switchboard_protocols::nynja;
+use switchboard_protocols::nynja::etf::{self, Limits, Term};
+use switchboard_protocols::nynja::mqtt::{
     self, Connect, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
 };
-use switchboard_protocols::nynja;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;

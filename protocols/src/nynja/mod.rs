@@ -12,10 +12,12 @@
 //! arities real clients sent are accepted too: Room 18, Contact 16);
 //! anything else is `invalid_data`.
 
+pub mod etf;
+pub mod mqtt;
 #[cfg(test)]
 mod tests;
 
-use crate::etf::Term;
+use crate::nynja::etf::Term;
 
 /// Tuple sizes (tag included) of the 2019 records.
 pub const ARITIES: [(&str, usize); 17] = [

@@ -1,10 +1,10 @@
 //! Records against the captured client payloads, and the reply shapes.
 
 use super::*;
-use crate::etf::{decode, encode, Limits};
+use crate::nynja::etf::{decode, encode, Limits};
 
 fn capture(name_prefix: &str) -> Vec<u8> {
-    let text = include_str!("../etf/testdata/nynja-captures-2018.txt");
+    let text = include_str!("etf/testdata/nynja-captures-2018.txt");
     let mut hit = false;
     for line in text.lines() {
         if line.starts_with(&format!("# {name_prefix}")) {

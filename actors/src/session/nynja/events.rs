@@ -3,9 +3,9 @@
 //! user (`ses/`, `p2p/` typing).
 
 use bytes::Bytes;
-use switchboard_protocols::etf::{self, Term};
 use switchboard_protocols::event::{Event, FullMessage};
 use switchboard_protocols::model::{ChannelKind, Status, User};
+use switchboard_protocols::nynja::etf::{self, Term};
 use switchboard_protocols::nynja::{self, MessageView};
 
 use crate::nynja::{contact_view, phone_roster_of, room_id_of};

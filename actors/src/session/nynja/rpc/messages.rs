@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use switchboard_protocols::command::{Command, HistoryQuery, NewMessage};
-use switchboard_protocols::etf::Term;
 use switchboard_protocols::model::{ChannelKind, User};
+use switchboard_protocols::nynja::etf::Term;
 use switchboard_protocols::nynja::{self, Request};
 use switchboard_protocols::{ErrorKind, GatewayError, Id};
 

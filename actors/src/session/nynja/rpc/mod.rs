@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use switchboard_protocols::etf::{self, Term};
 use switchboard_protocols::event::{DialectOnly, Envelope, Event};
 use switchboard_protocols::model::User;
+use switchboard_protocols::nynja::etf::{self, Term};
 use switchboard_protocols::nynja::{self, Request};
 use switchboard_protocols::Id;
 
-use super::MqttSession;
+use super::NynjaSession;
 use crate::accounts;
 use crate::hub::DeliverToUsers;
 use crate::nynja::{self as ny, contact_view, phone_of, phone_roster_of, NynjaContext};
@@ -36,7 +36,7 @@ use rooms::{member_patch, room_change, room_create, room_term, roster_change};
 /// What a request comes to: replies on this client's `actions/` topic.
 type Replies = Vec<Term>;
 
-impl MqttSession {
+impl NynjaSession {
     pub(super) fn run(&mut self, c: &mut Context<Self>, request: Request) {
         let user = match (&self.user, request.name.as_str()) {
             (Some(u), _) => Some(u.clone()),

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
-use switchboard_protocols::etf::{self, Limits, Term};
 use switchboard_protocols::event::Envelope;
 use switchboard_protocols::model::Dialect;
-use switchboard_protocols::mqtt::{
+use switchboard_protocols::nynja;
+use switchboard_protocols::nynja::etf::{self, Limits, Term};
+use switchboard_protocols::nynja::mqtt::{
     self, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     SubAck, SubscribeReasonCode,
 };
-use switchboard_protocols::nynja;
 use tokio_util::codec::{BytesCodec, Decoder, Encoder};
 use tracing::debug;
 
@@ -122,7 +122,7 @@ impl Transport for MqttOut {
 
 /// A NYNJA session's own state. Its user (an `emqttd_*` client with a
 /// valid token) is the shell's.
-pub struct Mqtt {
+pub struct Nynja {
     ctx: Arc<NynjaContext>,
     inbuf: BytesMut,
     codec: mqtt::Codec,
@@ -142,10 +142,10 @@ pub struct Mqtt {
     persistent: bool,
 }
 
-impl Mqtt {
-    pub fn new(ctx: Arc<NynjaContext>) -> Mqtt {
+impl Nynja {
+    pub fn new(ctx: Arc<NynjaContext>) -> Nynja {
         let max = ctx.config.max_packet;
-        Mqtt {
+        Nynja {
             ctx,
             inbuf: BytesMut::new(),
             codec: mqtt::codec(max),
@@ -161,9 +161,9 @@ impl Mqtt {
     }
 }
 
-pub type MqttSession = Session<Mqtt>;
+pub type NynjaSession = Session<Nynja>;
 
-impl MqttSession {
+impl NynjaSession {
     fn write(&mut self, c: &mut Context<Self>, packet: Packet) {
         let mut buf = BytesMut::new();
         if self.codec.encode(packet, &mut buf).is_err() {
@@ -372,12 +372,12 @@ impl MqttSession {
     }
 }
 
-impl Translate for Mqtt {
+impl Translate for Nynja {
     const DIALECT: Dialect = Dialect::Nynja;
     type Out = MqttOut;
 
     /// A CONNECT, registering or not.
-    fn introduced(s: &MqttSession) -> bool {
+    fn introduced(s: &NynjaSession) -> bool {
         s.connected
     }
 
@@ -385,11 +385,11 @@ impl Translate for Mqtt {
         Duration::from_secs(CONNECT_DEADLINE_SECS)
     }
 
-    fn too_late(s: &mut MqttSession, c: &mut Context<MqttSession>) {
+    fn too_late(s: &mut NynjaSession, c: &mut Context<NynjaSession>) {
         s.close(c, "no CONNECT in time");
     }
 
-    fn started(_: &mut MqttSession, c: &mut Context<MqttSession>) {
+    fn started(_: &mut NynjaSession, c: &mut Context<NynjaSession>) {
         c.run_interval(Duration::from_secs(1), |act, c| {
             // 1.5 × keep-alive without a packet ends the connection.
             let limit = act.keep_alive.mul_f32(1.5);
@@ -401,7 +401,7 @@ impl Translate for Mqtt {
 
     /// Unacknowledged publishes of a persistent session are sent again
     /// after the reconnect (before anything that arrives meanwhile).
-    fn stopping(s: &mut MqttSession) {
+    fn stopping(s: &mut NynjaSession) {
         if !s.persistent {
             return;
         }
@@ -416,7 +416,7 @@ impl Translate for Mqtt {
         }
     }
 
-    fn deliver(s: &mut MqttSession, c: &mut Context<MqttSession>, env: &Arc<Envelope>) {
+    fn deliver(s: &mut NynjaSession, c: &mut Context<NynjaSession>, env: &Arc<Envelope>) {
         let Some(me) = s.user.clone() else {
             return;
         };
@@ -425,7 +425,7 @@ impl Translate for Mqtt {
         }
     }
 
-    fn farewell(s: &mut MqttSession, c: &mut Context<MqttSession>, why: Farewell) {
+    fn farewell(s: &mut NynjaSession, c: &mut Context<NynjaSession>, why: Farewell) {
         match why {
             Farewell::Shutdown => s.end(c, Ending::GoingAway, "server going away"),
             Farewell::Revoked(why) => s.end(c, Ending::Revoked, why.reason()),
@@ -433,7 +433,7 @@ impl Translate for Mqtt {
     }
 }
 
-impl StreamHandler<Result<BytesMut, std::io::Error>> for MqttSession {
+impl StreamHandler<Result<BytesMut, std::io::Error>> for NynjaSession {
     fn handle(&mut self, item: Result<BytesMut, std::io::Error>, c: &mut Self::Context) {
         let Ok(chunk) = item else {
             return self.close(c, "read error");
@@ -446,14 +446,14 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for MqttSession {
     }
 }
 
-impl TcpTranslate for Mqtt {
+impl TcpTranslate for Nynja {
     type Codec = BytesCodec;
     fn codec(&self) -> BytesCodec {
         BytesCodec::new()
     }
 }
 
-impl WsTranslate for Mqtt {
+impl WsTranslate for Nynja {
     /// Fragments of one packet: its remaining length and header.
     fn max_message(&self, _: &World) -> usize {
         self.ctx
@@ -462,19 +462,24 @@ impl WsTranslate for Mqtt {
             .saturating_add(mqtt::MAX_FIXED_HEADER)
     }
 
-    fn text(s: &mut MqttSession, c: &mut Context<MqttSession>, _: Bytes) {
+    fn text(s: &mut NynjaSession, c: &mut Context<NynjaSession>, _: Bytes) {
         s.close(c, "MQTT travels in binary frames");
     }
 
-    fn binary(s: &mut MqttSession, c: &mut Context<MqttSession>, data: Bytes) {
+    fn binary(s: &mut NynjaSession, c: &mut Context<NynjaSession>, data: Bytes) {
         s.feed(c, &data);
     }
 
-    fn too_large(s: &mut MqttSession, c: &mut Context<MqttSession>) {
+    fn too_large(s: &mut NynjaSession, c: &mut Context<NynjaSession>) {
         s.end(c, Ending::TooLarge, "frame too large");
     }
 
-    fn peer_closed(s: &mut MqttSession, c: &mut Context<MqttSession>, code: u16, _: &'static str) {
+    fn peer_closed(
+        s: &mut NynjaSession,
+        c: &mut Context<NynjaSession>,
+        code: u16,
+        _: &'static str,
+    ) {
         match code {
             1009 => Self::too_large(s, c),
             _ => s.close(c, "websocket closed"),
@@ -482,7 +487,7 @@ impl WsTranslate for Mqtt {
     }
 }
 
-impl MqttSession {
+impl NynjaSession {
     /// Bytes from either transport, decoded into packets.
     fn feed(&mut self, c: &mut Context<Self>, chunk: &[u8]) {
         self.inbuf.extend_from_slice(chunk);
@@ -495,7 +500,7 @@ impl MqttSession {
             if self.out.is_closing() {
                 return;
             }
-            let Mqtt { codec, inbuf, .. } = &mut **self;
+            let Nynja { codec, inbuf, .. } = &mut **self;
             match codec.decode(inbuf) {
                 Ok(Some(packet)) => {
                     self.world.metrics.frame_in(Dialect::Nynja);
