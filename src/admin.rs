@@ -31,7 +31,7 @@ use switchboard_actors::metrics::LATENCY_BUCKETS;
 use switchboard_actors::nynja::NynjaContext;
 use switchboard_actors::store::Store;
 use switchboard_actors::World;
-use switchboard_protocols::model::Dialect;
+use switchboard_protocols::Dialect;
 
 const TOKEN_HASH_KEY: &str = "admin_token_sha256";
 

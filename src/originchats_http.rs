@@ -13,8 +13,9 @@ use switchboard_actors::files;
 use switchboard_actors::hub::Presences;
 use switchboard_actors::session::originchats::{user_for_validator, OcContext};
 use switchboard_actors::World;
-use switchboard_protocols::model::{Dialect, Status};
+use switchboard_protocols::model::Status;
 use switchboard_protocols::originchats::{objects, perms, EVERYONE};
+use switchboard_protocols::Dialect;
 use switchboard_protocols::{permissions, Id};
 
 struct State {

@@ -401,7 +401,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 fn open_connections(world: &World) -> i64 {
-    switchboard_protocols::model::Dialect::ALL
+    switchboard_protocols::Dialect::ALL
         .iter()
         .map(|d| world.metrics.connections(*d))
         .sum()

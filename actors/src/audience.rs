@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix::prelude::*;
 use bytes::Bytes;
 use switchboard_protocols::event::{Envelope, Event, FullMessage};
-use switchboard_protocols::model::Dialect;
 use switchboard_protocols::model::User;
+use switchboard_protocols::Dialect;
 use switchboard_protocols::Id;
 
 use crate::world::World;

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
-use switchboard_protocols::model::Dialect;
+use switchboard_protocols::Dialect;
 use switchboard_protocols::Id;
 
 mod activity;

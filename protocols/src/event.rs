@@ -3,8 +3,9 @@
 //!
 //! A session encodes an envelope in its dialect through
 //! [`Envelope::encoded`], which keeps one encoding per dialect: a channel
-//! with 10 000 JAM listeners serialises a message once, not 10 000 times.
-//! Per-connection fields (JAM `s`, the sender's `ref`) are spliced in by the
+//! with 10 000 listeners of one dialect serialises a message once, not
+//! 10 000 times. Per-connection fields (a sequence number, the sender's
+//! correlation token) are spliced in by the
 //! session afterwards.
 
 use std::any::Any;
@@ -14,7 +15,8 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Channel, Dialect, GuildFull, Message, Presence, Stream, User, VoiceState};
+use crate::model::{Channel, GuildFull, Message, Presence, Stream, User, VoiceState};
+use crate::Dialect;
 use crate::Id;
 
 /// A message together with its author's public profile.
@@ -202,8 +204,7 @@ pub enum ThreadChange {
 }
 
 /// The session and correlation token a fact came from, so that the sender's
-/// own copy can carry its dialect's echo field (JAM `ref`, OriginChats
-/// `listener`).
+/// own copy can carry its dialect's echo field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub session: u64,
@@ -261,7 +262,7 @@ mod tests {
         );
         let mut calls = 0;
         for _ in 0..3 {
-            let out = env.encoded(Dialect::Jam, |_| {
+            let out = env.encoded(Dialect::ALL[0], |_| {
                 calls += 1;
                 Some(Bytes::from_static(b"x"))
             });

@@ -6,6 +6,7 @@
 
 pub mod chatnet;
 pub mod command;
+pub mod dialect;
 pub mod error;
 pub mod event;
 pub mod federation;
@@ -20,5 +21,6 @@ mod testgen;
 pub mod time;
 pub mod v0;
 
+pub use dialect::Dialect;
 pub use error::{ErrorKind, GatewayError, GatewayResult, Refusal};
 pub use id::{Id, IdGenerator};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::{Map, Value};
 use switchboard_protocols::event::{DialectOnly, Envelope, Event};
-use switchboard_protocols::model::Dialect;
+use switchboard_protocols::Dialect;
 use switchboard_protocols::Id;
 use tracing::warn;
 
@@ -255,7 +255,7 @@ impl Handler<NynjaOnline> for Hub {
             .into_iter()
             .flatten()
             .filter(|s| {
-                s.dialect == switchboard_protocols::model::Dialect::Nynja && s.id != msg.session.id
+                s.dialect == switchboard_protocols::Dialect::Nynja && s.id != msg.session.id
             });
         for old in taken_over {
             old.control.do_send(crate::audience::Control::Shutdown);

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use actix::prelude::*;
 use switchboard_protocols::command::Command;
 use switchboard_protocols::event::{Envelope, Event};
-use switchboard_protocols::model::{Channel, ChannelKind, Dialect, Presence, Status};
+use switchboard_protocols::model::{Channel, ChannelKind, Presence, Status};
 use switchboard_protocols::time::now_ms;
+use switchboard_protocols::Dialect;
 use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
 mod mailbox;

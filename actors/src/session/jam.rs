@@ -16,7 +16,8 @@ use switchboard_protocols::jam::codes::{self, close, JamError};
 use switchboard_protocols::jam::encode::{encode_event, encode_event_with_ref};
 use switchboard_protocols::jam::frame::prefix;
 use switchboard_protocols::jam::{self, decode_frame, finish_frame, op, AuthRequest, Request};
-use switchboard_protocols::model::{Dialect, User};
+use switchboard_protocols::model::User;
+use switchboard_protocols::Dialect;
 use switchboard_protocols::{GatewayResult, Id};
 
 use crate::accounts;

@@ -42,7 +42,7 @@ impl FileRecord {
     }
 }
 
-/// A channel session key wrapped for one member (JAM §3). The server keeps
+/// A channel session key wrapped for one member. The server keeps
 /// it opaque: it can neither unwrap it nor read what it protects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyEnvelope {

@@ -11,7 +11,7 @@ pub struct Guild {
     pub owner_id: Id,
     #[serde(default)]
     pub icon: Option<String>,
-    /// A banner image URL (OriginChats `banner`).
+    /// A banner image URL.
     #[serde(default)]
     pub banner: Option<String>,
     pub created_at: i64,
@@ -139,7 +139,7 @@ pub struct Role {
     pub position: i32,
     #[serde(default)]
     pub hoisted: bool,
-    /// Members may give themselves this role (OriginChats self-roles).
+    /// Members may give themselves this role.
     #[serde(default)]
     pub self_assignable: bool,
     #[serde(default)]
@@ -189,7 +189,7 @@ pub struct VoiceState {
     pub channel_id: Option<Id>,
     pub self_mute: bool,
     pub self_deaf: bool,
-    /// The client's peer-to-peer id (OriginChats PeerJS `peer_id`); the
+    /// The client's peer-to-peer id (for direct media); the
     /// server only hands it to the other participants.
     #[serde(default)]
     pub peer_id: Option<String>,

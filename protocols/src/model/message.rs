@@ -44,12 +44,12 @@ pub struct Message {
     pub created_at: i64,
     #[serde(default)]
     pub edited_at: Option<i64>,
-    /// The client's own id for this send (JAM `ref`, V0 ULID, NYNJA msg_id);
+    /// The client's own id for this send (a dialect's correlation id);
     /// a repeated send with the same ref returns the stored message.
     #[serde(default)]
     pub client_ref: Option<String>,
     /// `content` is base64 of opaque bytes from a dialect with binary
-    /// payloads (V0 `msg` as msgpack bin), given back as bytes there.
+    /// payloads, given back as bytes there.
     #[serde(default)]
     pub binary: bool,
 }

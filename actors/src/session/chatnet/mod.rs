@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use switchboard_protocols::chatnet::{self, Kind};
 use switchboard_protocols::event::Envelope;
-use switchboard_protocols::model::Dialect;
+use switchboard_protocols::Dialect;
 
 use super::shell::{Farewell, Session, Translate, WsTranslate};
 use super::ws::WsOut;

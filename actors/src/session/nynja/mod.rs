@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
 use switchboard_protocols::event::Envelope;
-use switchboard_protocols::model::Dialect;
 use switchboard_protocols::nynja;
 use switchboard_protocols::nynja::etf::{self, Limits, Term};
 use switchboard_protocols::nynja::mqtt::{
     self, ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     SubAck, SubscribeReasonCode,
 };
+use switchboard_protocols::Dialect;
 use tokio_util::codec::{BytesCodec, Decoder, Encoder};
 use tracing::debug;
 

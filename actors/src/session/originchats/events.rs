@@ -10,8 +10,9 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use switchboard_protocols::event::{Envelope, Event, ThreadChange};
-use switchboard_protocols::model::{Channel, Dialect, Status, VoiceState};
+use switchboard_protocols::model::{Channel, Status, VoiceState};
 use switchboard_protocols::originchats::{frame, objects};
+use switchboard_protocols::Dialect;
 use switchboard_protocols::Id;
 
 use super::OcSession;

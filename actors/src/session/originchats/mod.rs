@@ -37,9 +37,9 @@ use parking_lot::Mutex;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 use switchboard_protocols::event::{Envelope, Event};
-use switchboard_protocols::model::Dialect;
 use switchboard_protocols::originchats::limiter::{Denied, Limits, Window};
 use switchboard_protocols::originchats::{self as oc, frame, perms};
+use switchboard_protocols::Dialect;
 use switchboard_protocols::Id;
 use tracing::debug;
 

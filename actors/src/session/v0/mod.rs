@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use switchboard_protocols::event::Envelope;
-use switchboard_protocols::model::Dialect;
 use switchboard_protocols::time::now_ms;
 use switchboard_protocols::v0::{
     self, frame, Frame, FrameError, Inbound, Outbound, ParseError, Payload, V0Codec,
     CNN_DEADLINE_SECS,
 };
+use switchboard_protocols::Dialect;
 use switchboard_protocols::Id;
 use tracing::debug;
 
