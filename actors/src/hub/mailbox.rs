@@ -159,6 +159,42 @@ impl Hub {
     }
 }
 
+/// A change of standing between two users from a dialect without relayed
+/// frames (NYNJA `Friend`): the hub keeps friendships, whoever asks.
+#[derive(Message)]
+#[rtype(result = "Result<bool, crate::store::StoreError>")]
+pub enum Friendship {
+    /// `from` asks `to`.
+    Request { from: Id, to: Id },
+    /// `to` accepts what `from` asked; false when nothing was asked.
+    Accept { from: Id, to: Id },
+    /// Either's pending request between the two goes.
+    Withdraw { a: Id, b: Id },
+}
+
+impl Handler<Friendship> for Hub {
+    type Result = Result<bool, crate::store::StoreError>;
+
+    fn handle(&mut self, msg: Friendship, _: &mut Self::Context) -> Self::Result {
+        let store = &self.world.store;
+        match msg {
+            Friendship::Request { from, to } => store.put_friend_request(from, to).map(|_| true),
+            Friendship::Accept { from, to } => {
+                if !store.take_friend_request(from, to)? {
+                    return Ok(false);
+                }
+                store.put_friendship(from, to)?;
+                Ok(true)
+            }
+            Friendship::Withdraw { a, b } => {
+                let one = store.take_friend_request(a, b)?;
+                let other = store.take_friend_request(b, a)?;
+                Ok(one || other)
+            }
+        }
+    }
+}
+
 impl Handler<Relay> for Hub {
     type Result = ();
 

@@ -15,7 +15,9 @@ use switchboard_protocols::{GatewayError, GatewayResult, Id};
 
 mod mailbox;
 
-pub use mailbox::{Drained, InviteStep, NynjaOnline, Relay, Subscribe, UsesChatnet, MAILBOX_BATCH};
+pub use mailbox::{
+    Drained, Friendship, InviteStep, NynjaOnline, Relay, Subscribe, UsesChatnet, MAILBOX_BATCH,
+};
 
 use crate::audience::{Control, Revocation, SessionHandle};
 use crate::voice::UserGone;

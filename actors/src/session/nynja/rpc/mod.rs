@@ -22,7 +22,7 @@ use switchboard_protocols::Id;
 
 use super::NynjaSession;
 use crate::accounts;
-use crate::hub::DeliverToUsers;
+use crate::hub::{DeliverToUsers, Friendship};
 use crate::nynja::{self as ny, contact_view, phone_of, phone_roster_of, NynjaContext};
 use crate::world::{Caller, World};
 use switchboard_protocols::ErrorKind;
@@ -294,7 +294,6 @@ async fn friend(world: &Arc<World>, me: &Arc<User>, r: &Request, step: &str) -> 
     let Some(other) = ny::user_named(world, &them).filter(|u| u.id != me.id) else {
         return vec![nynja::io_error("not_found")];
     };
-    let store = &world.store;
     let contact = |u: &User, status: &str| nynja::contact(&contact_view(world, u, false, status));
     let added = || {
         nynja::io(
@@ -304,7 +303,13 @@ async fn friend(world: &Arc<World>, me: &Arc<User>, r: &Request, step: &str) -> 
     };
     let done = match step {
         "request" => {
-            let _ = store.put_friend_request(me.id, other.id);
+            let _ = world
+                .hub()
+                .send(Friendship::Request {
+                    from: me.id,
+                    to: other.id,
+                })
+                .await;
             push(
                 world,
                 vec![me.id],
@@ -320,10 +325,16 @@ async fn friend(world: &Arc<World>, me: &Arc<User>, r: &Request, step: &str) -> 
             Vec::new()
         }
         "confirm" => {
-            if !store.take_friend_request(other.id, me.id).unwrap_or(false) {
+            let accepted = world
+                .hub()
+                .send(Friendship::Accept {
+                    from: other.id,
+                    to: me.id,
+                })
+                .await;
+            if !matches!(accepted, Ok(Ok(true))) {
                 return vec![nynja::io_error("not_found")];
             }
-            let _ = store.put_friendship(me.id, other.id);
             push(
                 world,
                 vec![me.id],
@@ -339,8 +350,13 @@ async fn friend(world: &Arc<World>, me: &Arc<User>, r: &Request, step: &str) -> 
             vec![added()]
         }
         "revoke" | "ignore" | "ban" => {
-            let _ = store.take_friend_request(me.id, other.id);
-            let _ = store.take_friend_request(other.id, me.id);
+            let _ = world
+                .hub()
+                .send(Friendship::Withdraw {
+                    a: me.id,
+                    b: other.id,
+                })
+                .await;
             let status = match step {
                 "ban" => "banned",
                 "ignore" => "ignore",
@@ -360,6 +376,6 @@ async fn friend(world: &Arc<World>, me: &Arc<User>, r: &Request, step: &str) -> 
         }
         _ => return vec![nynja::io_error("invalid_data")],
     };
-    let _ = store.commit().await;
+    let _ = world.store.commit().await;
     done
 }
