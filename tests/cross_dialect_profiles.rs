@@ -11,28 +11,11 @@ use serde_json::{json, Value};
 use switchboard_protocols::nynja::etf::Term;
 
 const NO_RATE_LIMITS: &str = "[originchats.rate_limiting]\nenabled = false\n";
-const BOUNDARY: &str = "switchboard-profiles-boundary";
 
 /// `POST /api/upload` of `data` as `name`; the File.
 async fn upload(server: &TestServer, token: &str, name: &str, data: &[u8]) -> Value {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let auth = format!("Bearer {token}");
-    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    let res = http_request(
-        server.http,
-        "POST",
-        "/api/upload",
-        &[("Authorization", &auth), ("Content-Type", &ct)],
-        &body,
-    )
-    .await;
-    let file = res.json();
-    assert_eq!(res.status, 201, "upload {name}: {file}");
+    let (status, file) = jam_upload(server, token, name, data).await;
+    assert_eq!(status, 201, "upload {name}: {file}");
     file
 }
 

@@ -10,20 +10,7 @@ use common::*;
 use serde_json::{json, Value};
 use switchboard_protocols::Id;
 
-const BOUNDARY: &str = "switchboard-test-boundary";
-
 /// Deterministic bytes that do not compress.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// Text that compresses well but never repeats a 64 KiB chunk.
 fn text(len: usize) -> Vec<u8> {
@@ -35,34 +22,6 @@ fn text(len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-fn multipart(field: &str, filename: &str, content_type: &str, data: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-async fn post_upload(
-    server: &TestServer,
-    token: &str,
-    content_type: &str,
-    body: &[u8],
-) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    let res = http_request(
-        server.http,
-        "POST",
-        "/api/upload",
-        &[("Authorization", &auth), ("Content-Type", content_type)],
-        body,
-    )
-    .await;
-    (res.status, res.json())
 }
 
 async fn upload(server: &TestServer, token: &str, name: &str, data: &[u8]) -> Value {

@@ -348,20 +348,7 @@ async fn mqtt_over_websocket() {
         Some("over websocket")
     );
     // And a request from the WebSocket client.
-    b.send(&Term::record(
-        "Profile",
-        [
-            Term::bin("15550002"),
-            Term::nil(),
-            Term::nil(),
-            Term::nil(),
-            Term::Int(0),
-            Term::Int(0),
-            Term::nil(),
-            Term::atom("get"),
-        ],
-    ))
-    .await;
+    b.send(&common::profile_get("15550002")).await;
     let (_, p) = b.recv_record("Profile").await;
     assert_eq!(
         p.record_fields("Profile").map(|f| f[7].clone()),

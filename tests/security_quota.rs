@@ -12,49 +12,13 @@ use common::*;
 use serde_json::{json, Value};
 use switchboard_protocols::Id;
 
-const BOUNDARY: &str = "switchboard-quota-boundary";
-
 fn config() -> &'static str {
     "[limits]\nuser_storage_bytes = 100000\n"
 }
 
 /// Deterministic bytes that do not compress or repeat.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn multipart(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
 
 /// `POST /api/upload` → (status, body).
-async fn jam_upload(server: &TestServer, token: &str, name: &str, data: &[u8]) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    let res = http_request(
-        server.http,
-        "POST",
-        "/api/upload",
-        &[("Authorization", &auth), ("Content-Type", &ct)],
-        &multipart(name, data),
-    )
-    .await;
-    (res.status, res.json())
-}
 
 /// A JAM upload that must succeed; returns the file id.
 async fn jam_upload_ok(server: &TestServer, token: &str, name: &str, data: &[u8]) -> String {

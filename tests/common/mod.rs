@@ -27,6 +27,9 @@ mod cli;
 #[allow(unused_imports)]
 pub use cli::*;
 pub mod federation;
+mod files;
+#[allow(unused_imports)]
+pub use files::*;
 mod raw;
 #[allow(unused_imports)]
 pub use raw::*;
