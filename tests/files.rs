@@ -10,8 +10,6 @@ use common::*;
 use serde_json::{json, Value};
 use switchboard_protocols::Id;
 
-/// Deterministic bytes that do not compress.
-
 /// Text that compresses well but never repeats a 64 KiB chunk.
 fn text(len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 64);

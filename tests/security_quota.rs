@@ -16,10 +16,6 @@ fn config() -> &'static str {
     "[limits]\nuser_storage_bytes = 100000\n"
 }
 
-/// Deterministic bytes that do not compress or repeat.
-
-/// `POST /api/upload` → (status, body).
-
 /// A JAM upload that must succeed; returns the file id.
 async fn jam_upload_ok(server: &TestServer, token: &str, name: &str, data: &[u8]) -> String {
     let (status, file) = jam_upload(server, token, name, data).await;
