@@ -106,3 +106,49 @@ async fn the_data_directory_is_private() {
     }
     assert!(files > 0, "no file in the data directory");
 }
+
+/// A NYNJA `Auth logout` of the connection's own token: the answer comes,
+/// then the connection ends; the token opens nothing afterwards.
+#[tokio::test]
+async fn a_nynja_logout_answers_then_closes() {
+    use switchboard_protocols::nynja::etf::Term;
+    let server = TestServer::with_config(common::NYNJA_FIXED);
+    let (ny, token) = common::nynja_login(&server, "15550042").await;
+    ny.disconnect().await;
+    let id = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut raw = common::RawMqtt::tcp(&server, &format!("emqttd_{id}")).await;
+    raw.login(&token, true).await;
+    let mut logout = common::auth("", "15550042", "logout", None);
+    if let Term::Tuple(fields) = &mut logout {
+        // {'Auth', ClientId, Dev, _, Phone, Token, logout, ...}: the token
+        // is the fifth field.
+        fields[5] = Term::bin(&token);
+    }
+    assert!(raw.publish(&logout).await);
+    let answer = loop {
+        match raw.next_publish().await {
+            Ok((_, term)) if term.record_fields("Profile").is_some() => continue,
+            Ok((_, term)) => break term,
+            Err(e) => panic!("ended before the answer: {e:?}"),
+        }
+    };
+    assert_eq!(
+        answer,
+        switchboard_protocols::nynja::io_ok("logout", Term::bin(""))
+    );
+    let ending = raw.until_end().await;
+    assert!(
+        matches!(ending, common::Ending::Eof | common::Ending::Reset(_)),
+        "{ending:?}"
+    );
+    let (status, _) = server
+        .rest("GET", "/api/users/@me", Some(&token), None)
+        .await;
+    assert_eq!(status, 401, "the logged-out token still works");
+}
