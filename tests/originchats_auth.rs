@@ -51,6 +51,9 @@ async fn handshake_describes_the_server_with_a_fresh_validator_key() {
     for cmd in SLICE_COMMANDS {
         assert!(caps.contains(cmd), "capabilities lack {cmd}: {caps:?}");
     }
+    // The upload route is HTTP; the official client uses it only when this
+    // is listed.
+    assert!(caps.contains(&"attachment_upload"), "{caps:?}");
 
     // validator_key: "originChats-" and something random, per connection.
     let key_a = a.handshake["validator_key"]
@@ -473,8 +476,10 @@ async fn info_reports_the_server_and_its_counts() {
 async fn commands_not_built_answer_naming_themselves() {
     let server = TestServer::start();
     let mut oc = Oc::register(&server, "alice").await;
+    // Out of scope (plugins, Web Push): the wording the official client
+    // handles quietly.
     for cmd in ["plugins_list", "push_subscribe"] {
-        let val = format!("{cmd} is not supported by this server");
+        let val = format!("Unknown command: {cmd}");
         oc.refused(cmd, json!({}), &val).await;
     }
     for cmd in [

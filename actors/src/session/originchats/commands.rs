@@ -130,8 +130,31 @@ const NOT_YET: [&str; 26] = [
     "webhook_update",
 ];
 
-/// Reference commands this server answers with "not supported" rather
-/// than "Unknown command": they need the internet or a plugin host.
+/// Capabilities served over HTTP, not as WebSocket commands: the official
+/// client uploads through `POST /attachments/upload` only when the handshake
+/// lists `attachment_upload` (over the socket it is an unknown command, as
+/// in the reference).
+const HTTP_CAPABILITIES: [&str; 1] = ["attachment_upload"];
+
+/// What the handshake's `capabilities` lists: every command this server
+/// answers, and the HTTP capabilities, sorted.
+pub fn advertised_capabilities() -> &'static [&'static str] {
+    static LIST: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        let mut all: Vec<&'static str> = CAPABILITIES
+            .iter()
+            .chain(HTTP_CAPABILITIES.iter())
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    })
+}
+
+/// Reference commands this server does not offer at all (they need the
+/// internet or a plugin host): answered `Unknown command: <cmd>`, the
+/// wording the official client recognises and handles quietly.
 const OUT_OF_SCOPE: [&str; 5] = [
     "plugins_list",
     "plugins_reload",
@@ -408,9 +431,9 @@ impl OcSession {
             "ping" => vec![frame::reply("pong", [("val", json!("pong"))])],
             "auth" | "login" | "register" => op.err(&format!("Unknown command: {cmd}")),
             name if CAPABILITIES.contains(&name) => return Started::Later(Box::pin(run(op))),
-            name if OUT_OF_SCOPE.contains(&name) => {
-                op.err(&format!("{name} is not supported by this server"))
-            }
+            // Kept apart from typos on purpose: these are the reference's,
+            // and stay out of scope.
+            name if OUT_OF_SCOPE.contains(&name) => op.err(&format!("Unknown command: {name}")),
             name if NOT_YET.contains(&name) => {
                 op.err(&format!("{name} is not supported by this server yet"))
             }

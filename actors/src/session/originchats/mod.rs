@@ -204,7 +204,7 @@ impl OcSession {
                     },
                     "version": oc::VERSION,
                     "validator_key": self.validator_key,
-                    "capabilities": &commands::CAPABILITIES[..],
+                    "capabilities": commands::advertised_capabilities(),
                     "permissions": permissions,
                     "auth_mode": self.ctx.config.auth_mode.as_str(),
                 }),
