@@ -10,7 +10,7 @@
 mod common;
 
 use base64::Engine;
-use common::{http_request, Oc, TestServer};
+use common::{oc_http_upload, Oc, TestServer};
 use serde_json::{json, Value};
 
 const NO_RATE_LIMIT: &str = "[originchats.rate_limiting]\nenabled = false\n";
@@ -103,16 +103,7 @@ async fn content_of_exactly_post_content_is_kept_and_one_more_character_is_refus
 }
 
 async fn upload(server: &TestServer, body: &[u8]) -> (u16, Value) {
-    let addr = server.originchats.expect("originchats listener");
-    let res = http_request(
-        addr,
-        "POST",
-        "/attachments/upload",
-        &[("Content-Type", "application/json")],
-        body,
-    )
-    .await;
-    (res.status, res.json())
+    oc_http_upload(server, body).await
 }
 
 async fn stored_files(server: &TestServer) -> Value {

@@ -756,20 +756,7 @@ async fn bad_input_breaks_no_one_else() {
     a.send_raw(deep).await;
     assert_eq!(a.recv().await.1, io_error("invalid_data"));
     // a is still served.
-    a.send(&Term::record(
-        "Profile",
-        [
-            Term::bin("15550001"),
-            Term::nil(),
-            Term::nil(),
-            Term::nil(),
-            Term::Int(0),
-            Term::Int(0),
-            Term::nil(),
-            Term::atom("get"),
-        ],
-    ))
-    .await;
+    a.send(&common::profile_get("15550001")).await;
     a.recv_record("Profile").await;
 }
 

@@ -62,16 +62,7 @@ async fn oc_upload(server: &TestServer, validator: &str, data: &[u8]) -> (u16, V
     let body = json!({"validator_key": "k", "validator": validator, "name": "a.bin",
                       "mime_type": "application/octet-stream", "channel": "general",
                       "file": format!("data:application/octet-stream;base64,{b64}")});
-    let addr = server.originchats.expect("originchats listener");
-    let res = http_request(
-        addr,
-        "POST",
-        "/attachments/upload",
-        &[("Content-Type", "application/json")],
-        &serde_json::to_vec(&body).expect("json"),
-    )
-    .await;
-    (res.status, res.json())
+    oc_http_upload(server, &serde_json::to_vec(&body).expect("json")).await
 }
 
 /// (files, logical bytes, unique bytes) from `/admin/stats`.

@@ -55,3 +55,18 @@ pub async fn jam_upload(server: &TestServer, token: &str, name: &str, data: &[u8
     let body = multipart("file", name, "application/octet-stream", data);
     post_upload(server, token, &ct, &body).await
 }
+
+/// `POST /attachments/upload` on the OriginChats listener with a raw JSON
+/// `body` → (status, body).
+pub async fn oc_http_upload(server: &TestServer, body: &[u8]) -> (u16, Value) {
+    let addr = server.originchats.expect("originchats listener");
+    let res = http_request(
+        addr,
+        "POST",
+        "/attachments/upload",
+        &[("Content-Type", "application/json")],
+        body,
+    )
+    .await;
+    (res.status, res.json())
+}
